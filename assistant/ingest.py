@@ -1,0 +1,171 @@
+"""Ingestion: files -> clean documents -> chunks and sentences -> vectors -> store."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import DocumentError
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .documents import Document
+    from .store import Record, Store
+
+ProgressFn = Callable[..., None]
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did; `--json` prints it."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    skipped: int = 0
+    chunks_embedded: int = 0
+    sentences_embedded: int = 0
+    tokens_embedded: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    dry_run: bool = False
+    skipped_files: list[dict[str, str]] = field(default_factory=list)
+    documents: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        return asdict(self)
+
+
+def display_source(path: Path) -> str:
+    """How a file is named in citations: relative to the working directory when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
+def build_records(doc: Document, settings: Settings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Chunk a document and split it into sentences; rows without vectors yet."""
+    from .chunking import chunk_text, split_sentences
+    from .store import source_key
+
+    key = source_key(str(doc.path))
+    base = {
+        "source": doc.source,
+        "path": str(doc.path),
+        "title": doc.title,
+        "language": doc.language,
+        "sha256": doc.sha256,
+    }
+    # The document hash is part of every id: a changed file gets new ids, so its new rows can be
+    # written before the old ones are deleted and a failure in between loses nothing.
+    version = doc.sha256[:12]
+    chunks = [
+        {
+            "id": f"{key}-{version}-c{c.index:05d}",
+            "text": c.text,
+            "metadata": {**base, "chunk_index": c.index, "start": c.start, "end": c.end, "tokens": c.tokens},
+        }
+        for c in chunk_text(doc.text, settings.chunk_tokens, settings.chunk_overlap)
+    ]
+    sentences = [
+        {
+            "id": f"{key}-{version}-s{i:05d}",
+            "text": doc.text[s.start : s.end],
+            "metadata": {**base, "sentence_index": i, "start": s.start, "end": s.end},
+        }
+        for i, s in enumerate(split_sentences(doc.text))
+    ]
+    return chunks, sentences
+
+
+def ingest(
+    paths: Sequence[str | Path],
+    *,
+    settings: Settings,
+    store: Store,
+    embeddings: Any,
+    rebuild: bool = False,
+    prune: bool = False,
+    dry_run: bool = False,
+    progress: ProgressFn | None = None,
+) -> IngestReport:
+    """Bring the store in step with the given files; returns what changed."""
+    from .documents import discover, load_document
+    from .store import Record
+
+    started = time.perf_counter()
+    notify = progress or (lambda *a, **k: None)
+    report = IngestReport(dry_run=dry_run)
+
+    files, skipped = discover(paths)
+    for where, reason in skipped:
+        report.skipped_files.append({"path": str(where), "reason": reason})
+        notify("skip", path=str(where), reason=reason)
+
+    with store.write_lock():
+        if rebuild and not dry_run:
+            store.reset()
+        known = {} if rebuild else {d.path: d for d in store.documents()}
+        notify("start", total=len(files))
+        changed = False
+        for file in files:
+            abs_path = str(file.resolve())
+            try:
+                doc = load_document(file, source=display_source(file))
+            except DocumentError as exc:
+                report.skipped_files.append({"path": str(file), "reason": str(exc)})
+                notify("skip", path=str(file), reason=str(exc))
+                notify("advance", path=str(file), chunks=0)
+                continue
+            previous = known.get(abs_path)
+            if previous is not None and previous.sha256 == doc.sha256 and not rebuild:
+                report.unchanged += 1
+                report.documents.append({"source": doc.source, "status": "unchanged", "chunks": previous.chunks})
+                notify("advance", path=doc.source, chunks=0)
+                continue
+            chunk_rows, sentence_rows = build_records(doc, settings)
+            status = "updated" if previous is not None else "added"
+            if not dry_run and chunk_rows:
+                t0 = time.perf_counter()
+                texts = [r["text"] for r in chunk_rows] + [r["text"] for r in sentence_rows]
+                vectors = embeddings.embed_passages_array(texts)
+                report.embed_seconds += time.perf_counter() - t0
+                report.tokens_embedded += sum(r["metadata"]["tokens"] for r in chunk_rows)
+                n = len(chunk_rows)
+                store.replace_document(
+                    abs_path,
+                    [Record(r["id"], r["text"], r["metadata"], vectors[i]) for i, r in enumerate(chunk_rows)],
+                    [
+                        Record(r["id"], r["text"], r["metadata"], vectors[n + i])
+                        for i, r in enumerate(sentence_rows)
+                    ],
+                )
+                changed = True
+            report.chunks_embedded += len(chunk_rows)
+            report.sentences_embedded += len(sentence_rows)
+            setattr(report, status, getattr(report, status) + 1)
+            report.documents.append(
+                {"source": doc.source, "status": status, "chunks": len(chunk_rows), "language": doc.language, "title": doc.title}
+            )
+            notify("advance", path=doc.source, chunks=len(chunk_rows))
+
+        if prune:
+            for gone in (d for path, d in known.items() if not Path(path).exists()):
+                report.removed += 1
+                report.documents.append({"source": gone.source, "status": "removed", "chunks": gone.chunks})
+                if not dry_run:
+                    store.delete_document(gone.path)
+                    changed = True
+        if changed:
+            store.bump_version()
+
+    report.skipped = len(report.skipped_files)
+    report.seconds = round(time.perf_counter() - started, 3)
+    report.embed_seconds = round(report.embed_seconds, 3)
+    return report

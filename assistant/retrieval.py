@@ -1,0 +1,332 @@
+"""Hybrid retrieval: dense (Chroma) and keyword (BM25) evidence, fused score-aware, as a BaseRetriever."""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+import threading
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict, Field, PrivateAttr
+
+Mode = Literal["hybrid", "dense", "keyword"]
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+_AR_DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
+_AR_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال")
+_STOP = frozenset(
+    """a an and are as at be been but by can could did do does for from had has have how i if in
+    into is it its of on or our so than that the their them then there these they this those to
+    was were what when where which who whom whose why will with would you your about after also
+    more most other over such under up very de la le les et des du
+    في من على إلى الى عن مع ما ماذا هل هو هي هذا هذه ذلك تلك التي الذي الذين كان كانت أن ان إن لم
+    لا قد كم كيف متى أين اين أي اي او أو ثم بين عند حتى كل بعد قبل منذ""".split()
+)
+
+
+def normalize_token(token: str) -> str:
+    """Fold case and Arabic spelling variants, strip the article and light suffixes."""
+    t = token.lower()
+    if any("\u0600" <= ch <= "\u06ff" for ch in t):
+        t = _AR_DIACRITICS.sub("", t)
+        t = t.replace("أ", "ا").replace("إ", "ا").replace("آ", "ا").replace("ى", "ي").replace("ة", "ه")
+        for prefix in _AR_PREFIXES:
+            if t.startswith(prefix) and len(t) - len(prefix) >= 3:
+                t = t[len(prefix) :]
+                break
+        if t.startswith("و") and len(t) >= 5:
+            t = t[1:]
+        return t
+    if len(t) > 4 and t.endswith("ies"):
+        return t[:-3] + "y"
+    if len(t) > 3 and t.endswith("s") and not t.endswith("ss"):
+        return t[:-1]
+    return t
+
+
+def tokenize(text: str) -> list[str]:
+    """Keyword tokens of a text, in any language we handle."""
+    text = unicodedata.normalize("NFKC", text)
+    out = []
+    for raw in _TOKEN.findall(text):
+        if raw.lower() in _STOP or raw in _STOP:
+            continue
+        tok = normalize_token(raw)
+        if tok and tok not in _STOP and (len(tok) > 1 or tok.isdigit()):
+            out.append(tok)
+    return out
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved chunk with the evidence that ranked it."""
+
+    chunk_id: str
+    text: str
+    source: str
+    path: str
+    title: str
+    language: str
+    start: int
+    end: int
+    score: float  # fused score used for ranking
+    similarity: float  # raw cosine similarity to the question
+    keyword: float  # keyword evidence in [0, 1]
+    metadata: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def to_document(self) -> Document:
+        """As a LangChain Document (metadata carries the citation fields)."""
+        meta = {
+            **self.metadata,
+            "chunk_id": self.chunk_id,
+            "source": self.source,
+            "title": self.title,
+            "language": self.language,
+            "start": self.start,
+            "end": self.end,
+            "score": self.score,
+            "similarity": self.similarity,
+            "keyword": self.keyword,
+        }
+        return Document(page_content=self.text, metadata=meta, id=self.chunk_id)
+
+
+class KeywordIndex:
+    """BM25 (bm25s) over every chunk, plus the chunk metadata it was built from."""
+
+    k1 = 1.2
+    b = 0.75
+
+    def __init__(self, rows: list[tuple[str, str, dict[str, Any]]]) -> None:
+        import bm25s
+
+        self.ids = [r[0] for r in rows]
+        self.texts = [r[1] for r in rows]
+        self.metas = [r[2] for r in rows]
+        self.position = {cid: i for i, cid in enumerate(self.ids)}
+        corpus_tokens = [tokenize(t) for t in self.texts]
+        df: Counter[str] = Counter()
+        for toks in corpus_tokens:
+            df.update(set(toks))
+        n = max(len(rows), 1)
+        # BM25's Lucene idf, kept here too so a score can be set against the best it could be.
+        self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+        self.languages = sorted({m.get("language", "") for m in self.metas})
+        self.paths = sorted({m.get("path", "") for m in self.metas})
+        self._bm25 = None
+        if rows:
+            self._bm25 = bm25s.BM25(k1=self.k1, b=self.b, method="lucene")
+            # Pre-tokenised input: bm25s wants (ids, vocab); build them from our tokens.
+            vocab: dict[str, int] = {}
+            ids = [[vocab.setdefault(t, len(vocab)) for t in toks] or [vocab.setdefault("", len(vocab))] for toks in corpus_tokens]
+            self._vocab = vocab
+            self._bm25.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def scores(self, query: str) -> tuple[Any, float]:
+        """BM25 score of every chunk for the query, and the best score any chunk could reach."""
+        import numpy as np
+
+        toks = [t for t in dict.fromkeys(tokenize(query)) if t in self._vocab] if self._bm25 else []
+        if not toks:
+            return np.zeros(len(self.ids), dtype=np.float32), 0.0
+        scores = self._bm25.get_scores(toks)
+        ceiling = sum(self.idf.get(t, 0.0) for t in toks) * (self.k1 + 1)
+        return np.asarray(scores, dtype=np.float32), float(ceiling)
+
+
+class HybridRetriever(BaseRetriever):
+    """Dense search normalised per language, plus keyword evidence weighted by its strength."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    store: Any = Field(description="assistant.store.Store")
+    embeddings: Any = Field(description="an embeddings object with embed_queries_array")
+    k: int = Field(5, ge=1, description="Chunks returned.")
+    mode: Mode = Field("hybrid", description="hybrid, dense or keyword.")
+    keyword_weight: float = Field(0.3, ge=0.0, description="Weight of keyword evidence.")
+    candidates: int = Field(40, ge=1, description="Dense candidates per language.")
+    source: str | None = Field(None, description="Only documents whose source matches this glob.")
+    language: str | None = Field(None, description="Only documents in this language.")
+
+    _index: KeywordIndex | None = PrivateAttr(default=None)
+    _index_version: int | None = PrivateAttr(default=None)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    # --- keyword index, kept in step with the store ------------------------------------------
+    def keyword_index(self) -> KeywordIndex:
+        """The BM25 index for the store's current version (rebuilt when the store changed)."""
+        version = self.store.version()
+        with self._lock:
+            if self._index is None or self._index_version != version:
+                self._index = KeywordIndex(list(self.store.iter_chunks()))
+                self._index_version = version
+            return self._index
+
+    # --- search ------------------------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        *,
+        source: str | None = None,
+        language: str | None = None,
+        query_vector: Any = None,
+        mode: Mode | None = None,
+    ) -> list[Hit]:
+        """Rank chunks for a query; `query_vector` lets callers reuse an embedding."""
+        import numpy as np
+
+        k = k or self.k
+        mode = mode or self.mode
+        source = source if source is not None else self.source
+        language = language if language is not None else self.language
+        index = self.keyword_index()
+        if not len(index):
+            return []
+        paths = _matching_paths(index, source)
+        if paths is not None and not paths:
+            return []
+        languages = [language] if language else index.languages
+
+        if query_vector is None and mode != "keyword":
+            query_vector = self.embeddings.embed_queries_array([query])[0]
+
+        similarity: dict[str, float] = {}
+        dense_z: dict[str, float] = {}
+        if mode != "keyword":
+            for lang in languages:
+                where = _where(paths, lang)
+                matches = self.store.query(query_vector, max(self.candidates, k), where)
+                if not matches:
+                    continue
+                sims = np.array([m.similarity for m in matches], dtype=np.float32)
+                # Raw cosine favours passages in the question's language; standardising within
+                # each language's candidates puts languages on one scale.
+                mu = float(sims.mean())
+                sd = float(sims.std()) if len(sims) > 2 else 0.0
+                sd = max(sd, 0.02)
+                for m in matches:
+                    similarity[m.id] = m.similarity
+                    dense_z[m.id] = (m.similarity - mu) / sd
+
+        keyword: dict[str, float] = {}
+        if mode != "dense" and (self.keyword_weight > 0 or mode == "keyword"):
+            scores, ceiling = index.scores(query)
+            if ceiling > 0:
+                allowed = np.ones(len(index), dtype=bool)
+                if paths is not None:
+                    allowed &= np.array([m.get("path") in paths for m in index.metas])
+                if language:
+                    allowed &= np.array([m.get("language") == language for m in index.metas])
+                scores = np.where(allowed, scores, 0.0)
+                top = np.argsort(-scores)[: max(self.candidates, k)]
+                for i in top:
+                    if scores[i] > 0:
+                        # Against the best any chunk could score: a weak match (a number shared
+                        # by an Arabic question and an English passage) stays weak instead of
+                        # being promoted to rank 1 as rank fusion would.
+                        keyword[index.ids[i]] = min(1.0, float(scores[i]) / ceiling)
+
+        if mode == "keyword":
+            ranked = sorted(keyword.items(), key=lambda kv: -kv[1])[:k]
+            return [self._hit(index, cid, s, similarity.get(cid, 0.0), s) for cid, s in ranked]
+
+        if mode == "hybrid":
+            missing = [cid for cid in keyword if cid not in dense_z]
+            if missing and query_vector is not None:
+                self._fill_dense(missing, query_vector, similarity, dense_z)
+
+        fused = {
+            cid: z + self.keyword_weight * keyword.get(cid, 0.0) * _KEYWORD_SCALE
+            for cid, z in dense_z.items()
+        }
+        ranked = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
+        return [
+            self._hit(index, cid, score, similarity.get(cid, 0.0), keyword.get(cid, 0.0))
+            for cid, score in ranked
+        ]
+
+    def _fill_dense(
+        self, ids: list[str], query_vector: Any, similarity: dict[str, float], dense_z: dict[str, float]
+    ) -> None:
+        """Dense similarity for keyword-only candidates, z-scored against the worst dense candidate."""
+        import numpy as np
+
+        collection = self.store.chunks()
+        res = collection.get(ids=ids, include=["embeddings", "metadatas"])
+        if not len(res["ids"]):
+            return
+        vecs = np.asarray(res["embeddings"], dtype=np.float32)
+        sims = vecs @ np.asarray(query_vector, dtype=np.float32)
+        floor = min(dense_z.values()) if dense_z else 0.0
+        for cid, s in zip(res["ids"], sims):
+            similarity[cid] = float(s)
+            # Not among the dense candidates of its language, so it ranks below all of them
+            # on dense evidence; keyword evidence can still lift it.
+            dense_z[cid] = floor - 0.5
+
+    def _hit(self, index: KeywordIndex, cid: str, score: float, sim: float, kw: float) -> Hit:
+        meta = index.metas[index.position[cid]]
+        return Hit(
+            chunk_id=cid,
+            text=index.texts[index.position[cid]],
+            source=meta.get("source", ""),
+            path=meta.get("path", ""),
+            title=meta.get("title", ""),
+            language=meta.get("language", ""),
+            start=int(meta.get("start", 0)),
+            end=int(meta.get("end", 0)),
+            score=float(score),
+            similarity=float(sim),
+            keyword=float(kw),
+            metadata=meta,
+        )
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        hits = self.search(
+            query,
+            kwargs.get("k") or self.k,
+            source=kwargs.get("source"),
+            language=kwargs.get("language"),
+        )
+        return [h.to_document() for h in hits]
+
+
+# Keyword evidence in [0, 1] is set against dense z-scores, whose useful range is a few units.
+_KEYWORD_SCALE = 4.0
+
+
+def _matching_paths(index: KeywordIndex, pattern: str | None) -> list[str] | None:
+    if not pattern:
+        return None
+    out = []
+    for meta in index.metas:
+        src, path = meta.get("source", ""), meta.get("path", "")
+        if path in out:
+            continue
+        if fnmatch.fnmatch(src, pattern) or fnmatch.fnmatch(path, pattern) or pattern in src:
+            out.append(path)
+    return out
+
+
+def _where(paths: list[str] | None, language: str | None) -> dict[str, Any] | None:
+    clauses: list[dict[str, Any]] = []
+    if paths is not None:
+        clauses.append({"path": paths[0]} if len(paths) == 1 else {"path": {"$in": paths}})
+    if language:
+        clauses.append({"language": language})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
