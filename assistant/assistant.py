@@ -12,7 +12,6 @@ from .answering import (
     Answer,
     Citation,
     ExtractiveAnswerer,
-    OpenAIAnswerer,
     assess,
     citations_for,
     decline_message,
@@ -137,6 +136,8 @@ class Assistant:
         key = (name, model)
         if key not in self._answerers:
             if name == "openai":
+                from .llm import OpenAIAnswerer
+
                 self._answerers[key] = OpenAIAnswerer(self.settings, model)
             else:
                 self._answerers[key] = ExtractiveAnswerer(self.settings, self.store, self.embeddings.model_id)

@@ -8,7 +8,7 @@ import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -107,13 +107,13 @@ def _print_json(data: Any) -> None:
 @app.callback()
 def _root(
     data_dir: Annotated[
-        Optional[Path], typer.Option("--data-dir", help="Store folder (env ASSISTANT_DATA_DIR).")
+        Path | None, typer.Option("--data-dir", help="Store folder (env ASSISTANT_DATA_DIR).")
     ] = None,
-    collection: Annotated[Optional[str], typer.Option(help="Chroma collection name.")] = None,
+    collection: Annotated[str | None, typer.Option(help="Chroma collection name.")] = None,
     chroma_host: Annotated[
-        Optional[str], typer.Option(help="Use a Chroma server at this host instead of --data-dir.")
+        str | None, typer.Option(help="Use a Chroma server at this host instead of --data-dir.")
     ] = None,
-    chroma_port: Annotated[Optional[int], typer.Option(help="Chroma server port.")] = None,
+    chroma_port: Annotated[int | None, typer.Option(help="Chroma server port.")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")] = False,
 ) -> None:
     """Global options."""
@@ -130,13 +130,13 @@ def _root(
 @app.command()
 def ingest(
     paths: Annotated[
-        Optional[list[str]], typer.Argument(help="Files, folders or globs (default: the corpus dir).")
+        list[str] | None, typer.Argument(help="Files, folders or globs (default: the corpus dir).")
     ] = None,
     rebuild: Annotated[bool, typer.Option(help="Drop the collection and re-embed everything.")] = False,
     prune: Annotated[bool, typer.Option(help="Remove documents whose files are gone.")] = False,
     dry_run: Annotated[bool, typer.Option(help="Report what would change; write nothing.")] = False,
     explain: Annotated[
-        Optional[Path], typer.Option(help="Show what cleaning removes from FILE, and why; store nothing.")
+        Path | None, typer.Option(help="Show what cleaning removes from FILE, and why; store nothing.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")] = False,
 ) -> None:
@@ -159,7 +159,13 @@ def ingest(
 
 
 def _run_ingest(assistant: Assistant, paths: Any, *, quiet: bool = False, **kw: Any) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     progress = Progress(
         TextColumn("{task.description}"),
@@ -235,8 +241,8 @@ def sources(
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     k: Annotated[int, typer.Option("-k", min=1, max=100, help="How many chunks.")] = 5,
-    source: Annotated[Optional[str], typer.Option(help="Only sources matching this glob.")] = None,
-    language: Annotated[Optional[str], typer.Option(help="Only documents in this language (en, ar).")] = None,
+    source: Annotated[str | None, typer.Option(help="Only sources matching this glob.")] = None,
+    language: Annotated[str | None, typer.Option(help="Only documents in this language (en, ar).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
 ) -> None:
     """Show the chunks retrieval ranks highest for a query."""
@@ -284,12 +290,12 @@ def _auto_ingest(assistant: Assistant) -> None:
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in English or Arabic.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    k: Annotated[Optional[int], typer.Option("-k", min=1, max=100, help="Chunks to retrieve.")] = None,
+    k: Annotated[int | None, typer.Option("-k", min=1, max=100, help="Chunks to retrieve.")] = None,
     provider: Annotated[
-        Optional[str], typer.Option(help="auto, openai or extractive (env ASSISTANT_PROVIDER).")
+        str | None, typer.Option(help="auto, openai or extractive (env ASSISTANT_PROVIDER).")
     ] = None,
-    model: Annotated[Optional[str], typer.Option(help="Chat model for the openai provider.")] = None,
-    source: Annotated[Optional[str], typer.Option(help="Only sources matching this glob.")] = None,
+    model: Annotated[str | None, typer.Option(help="Chat model for the openai provider.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only sources matching this glob.")] = None,
     show_context: Annotated[bool, typer.Option(help="Print the retrieved chunks to stderr.")] = False,
 ) -> None:
     """Answer one question with citations; exit 3 when the articles do not say."""
@@ -349,10 +355,10 @@ CHAT_HELP = """commands:
 
 @app.command()
 def chat(
-    k: Annotated[Optional[int], typer.Option("-k", min=1, max=100, help="Chunks to retrieve.")] = None,
-    provider: Annotated[Optional[str], typer.Option(help="auto, openai or extractive.")] = None,
-    model: Annotated[Optional[str], typer.Option(help="Chat model for the openai provider.")] = None,
-    source: Annotated[Optional[str], typer.Option(help="Only sources matching this glob.")] = None,
+    k: Annotated[int | None, typer.Option("-k", min=1, max=100, help="Chunks to retrieve.")] = None,
+    provider: Annotated[str | None, typer.Option(help="auto, openai or extractive.")] = None,
+    model: Annotated[str | None, typer.Option(help="Chat model for the openai provider.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only sources matching this glob.")] = None,
 ) -> None:
     """Talk with the articles; follow-up questions keep the conversation's topic."""
     with boundary():

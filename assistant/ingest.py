@@ -13,7 +13,7 @@ from .errors import DocumentError
 if TYPE_CHECKING:
     from .config import Settings
     from .documents import Document
-    from .store import Record, Store
+    from .store import Store
 
 ProgressFn = Callable[..., None]
 
