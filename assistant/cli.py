@@ -449,6 +449,47 @@ def _prompt_reader(assistant: Assistant) -> Any:
     return read
 
 
+# --- eval -----------------------------------------------------------------------------------------
+@app.command("eval")
+def eval_(
+    dataset: Annotated[Path, typer.Argument(help="Our JSONL, or a SQuAD/XQuAD JSON file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N questions.")] = None,
+    provider: Annotated[Optional[str], typer.Option(help="auto, openai or extractive.")] = None,
+    k: Annotated[Optional[int], typer.Option("-k", min=1, max=100, help="Chunks to retrieve.")] = None,
+    questions: Annotated[
+        Optional[Path], typer.Option(help="Cross-lingual: take the questions from this XQuAD file.")
+    ] = None,
+    corpus: Annotated[
+        Optional[Path], typer.Option(help="Cross-lingual: take the paragraphs from this XQuAD file.")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every failed question.")] = False,
+) -> None:
+    """Measure retrieval, answers, citations, declines and latency on a labelled set."""
+    with boundary():
+        from . import evaluation
+
+        report = evaluation.run_eval(
+            dataset,
+            settings_overrides={**_state["overrides"]},
+            limit=limit,
+            provider=provider,
+            k=k,
+            questions=questions,
+            corpus=corpus,
+            progress=None if as_json else (lambda msg: err(msg, "dim")),
+        )
+        if as_json:
+            _print_json(report)
+            return
+        from rich.console import Console
+
+        Console(highlight=False).print(evaluation.render_table(report))
+        if verbose:
+            for failure in report.get("failures", []):
+                out(safe(json.dumps(failure, ensure_ascii=False)))
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
