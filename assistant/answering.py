@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Sequence
@@ -141,7 +142,7 @@ def decline_reason(rel: Relevance, settings: Settings) -> str | None:
         return f"best passage similarity {rel.similarity:.3f} < {settings.min_relevance}"
     if rel.missing_numbers:
         return f"the question's figures {list(rel.missing_numbers)} appear in no retrieved passage"
-    if rel.same_language and rel.coverage < 0.34:
+    if rel.same_language and rel.coverage < 0.5:
         return f"the best passages share too few of the question's words (coverage {rel.coverage:.2f})"
     return None
 
@@ -155,17 +156,19 @@ class ExtractiveAnswerer:
     """Answers with the best sentences of the retrieved chunks, verbatim, each cited."""
 
     provider = "extractive"
+    KEYWORD_WEIGHT = 0.7
+    CHUNK_WEIGHT = 1.0
 
     def __init__(self, settings: Settings, store: Store, model_id: str) -> None:
         self.settings = settings
         self.store = store
         self.model = model_id
 
-    def answer(self, question: str, query_vector: Any, hits: Sequence[Hit]) -> tuple[str, list[Citation]]:
+    def answer(
+        self, question: str, query_vector: Any, hits: Sequence[Hit], idf: dict[str, float] | None = None
+    ) -> tuple[str, list[Citation]]:
         """The answer text with [n] markers, and its citations (n = 1-based hit number)."""
-        import numpy as np
-
-        picked = self.select(question, query_vector, hits)
+        picked = self.select(question, query_vector, hits, idf)
         parts, citations = [], []
         for sent in picked:
             n = sent["hit"] + 1
@@ -174,10 +177,11 @@ class ExtractiveAnswerer:
             citations.append(
                 Citation(n, hit.source, hit.title, hit.chunk_id, sent["start"], sent["end"], sent["text"])
             )
-        del np
         return " ".join(parts), citations
 
-    def select(self, question: str, query_vector: Any, hits: Sequence[Hit]) -> list[dict[str, Any]]:
+    def select(
+        self, question: str, query_vector: Any, hits: Sequence[Hit], idf: dict[str, float] | None = None
+    ) -> list[dict[str, Any]]:
         """The sentences to answer with, in reading order."""
         import numpy as np
 
@@ -193,19 +197,57 @@ class ExtractiveAnswerer:
                     break
         if not cands:
             return []
-        sims = vectors[[c["row"] for c in cands]] @ np.asarray(query_vector, dtype=np.float32)
-        # Cosine favours sentences in the question's language; centre it within each language.
+        all_sims = vectors @ np.asarray(query_vector, dtype=np.float32)
+        sims = all_sims[[c["row"] for c in cands]]
+        # Cosine favours sentences in the question's language: standardise within each language,
+        # against every sentence of the retrieved documents in that language (a small candidate
+        # group alone would cap its own z-scores).
+        ref: dict[str, list[int]] = {}
+        for i, meta in enumerate(metas):
+            ref.setdefault(meta.get("language", ""), []).append(i)
         by_lang: dict[str, list[int]] = {}
         for j, c in enumerate(cands):
             by_lang.setdefault(c.get("language", ""), []).append(j)
-        centred = np.array(sims, dtype=np.float32)
-        for idx in by_lang.values():
-            centred[idx] = sims[idx] - float(np.mean(sims[idx]))
-        for j, c in enumerate(cands):
-            cov = term_coverage(question, c["text"])
-            c["score"] = float(centred[j]) + 0.08 * cov - 0.004 * c["hit"]
-        order = sorted(range(len(cands)), key=lambda j: -cands[j]["score"])
+        z = np.zeros(len(cands), dtype=np.float32)
+        for lang, idx in by_lang.items():
+            base = all_sims[ref[lang]]
+            z[idx] = (sims[idx] - float(base.mean())) / max(float(base.std()), 0.02)
         by_pos = {(c["path"], c["sentence_index"]): c for c in cands}
+        contexts = []
+        for c in cands:
+            context = c["text"]
+            if _ANAPHORA.match(c["text"].lstrip("“\"'(")):
+                prev = by_pos.get((c["path"], c["sentence_index"] - 1))
+                if prev is not None:
+                    context = prev["text"] + " " + context
+            contexts.append(context)
+        # Words of the question that every candidate shares (the article's topic: "Japan",
+        # "Canada") say little about which sentence answers; rare ones ("start", "mining") do.
+        token_sets = [set(tokenize(t)) for t in contexts]
+        local_df: dict[str, int] = {}
+        for toks in token_sets:
+            for t in toks:
+                local_df[t] = local_df.get(t, 0) + 1
+        q_terms = [t for t in dict.fromkeys(tokenize(question)) if t in local_df]
+        weights = {t: math.log(1 + len(cands) / local_df[t]) for t in q_terms}
+        total = sum(weights.values())
+        cov = np.array(
+            [sum(weights[t] for t in q_terms if t in toks) / total if total else 0.0 for toks in token_sets],
+            dtype=np.float32,
+        )
+        # Keyword evidence exists only in the question's language. Set it against the best
+        # sentence of the same language (a penalty for lacking what that one has), so it ranks
+        # sentences within a language without lifting that language over the others.
+        for idx in by_lang.values():
+            part = cov[idx]
+            sd = float(part.std())
+            cov[idx] = (part - float(part.max())) / sd if sd > 1e-6 else 0.0
+        top_score = hits[0].score
+        for j, c in enumerate(cands):
+            # Retrieval already weighed languages and keywords per chunk: lean on its ranking.
+            chunk_prior = self.CHUNK_WEIGHT * (hits[c["hit"]].score - top_score)
+            c["score"] = float(z[j]) + self.KEYWORD_WEIGHT * float(cov[j]) + chunk_prior
+        order = sorted(range(len(cands)), key=lambda j: -cands[j]["score"])
         chosen: list[dict[str, Any]] = []
         budget = self.settings.extractive_sentences
         for j in order:

@@ -185,7 +185,7 @@ class Assistant:
         dropped: list[int] = []
         given = hits
         if reason is None and answerer.provider == "extractive":
-            text, citations = answerer.answer(standalone, query_vector, hits)
+            text, citations = answerer.answer(standalone, query_vector, hits, index.idf)
             if not citations:
                 reason = "no sentence of the retrieved passages fits the question"
             else:

@@ -77,7 +77,7 @@ class Settings(BaseSettings):
         2, ge=1, le=10, description="Sentences in an extractive answer."
     )
     min_relevance: float = Field(
-        0.80,
+        0.78,
         ge=0.0,
         le=1.0,
         description="Best chunk's cosine similarity below which the assistant declines.",
