@@ -130,7 +130,6 @@ def _char_cut(enc: tiktoken.Encoding, tokens: list[int], start: int, step: int) 
 _TERMINATOR = re.compile(r"[.!?…؟۔]+[\"'”’“»)\]}›]*")
 _LINE = re.compile(r"[^\n\r\u2028\u2029\x85\x0b\x0c]+")
 _OPENERS = frozenset("\"'“‘«([{¿¡$€£¥")
-_CLOSERS = frozenset("\"'”’“»)]}›")
 _DOTTED = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")  # U.S, e.g, i.e, a.m (final "." is the terminator)
 _LIST_MARKER = re.compile(r"\d{1,3}|[A-Za-z]|[IVXivx]{1,4}")
 

@@ -351,7 +351,7 @@ _TEASER_HEADING = re.compile(
     r"|you (?:may|might) also (?:like|be interested in|enjoy)"
     r"|recommended(?: for you| stories| articles| reading)?|see also|trending(?: now)?"
     r"|popular (?:posts|stories)|latest (?:news|posts)|most read|don'?t miss"
-    r"|اقرأ أيضا[ًً]?|اقرأ أيضاً|اقرأ المزيد|أخبار ذات صلة|مقالات ذات صلة|مواضيع ذات صلة)"
+    r"|اقرأ (?:أيضا|أيضًا|أيضاً|المزيد)|(?:أخبار|مقالات|مواضيع) ذات صلة)"
     r"\s*[:»›>→….]*$",
     re.I,
 )
