@@ -101,7 +101,7 @@ class OpenAIEmbeddingsAdapter(Embeddings):
         self._model_name = settings.openai_embedding_model
         # check_embedding_ctx_length=False: the length check loads tiktoken's cl100k file from the
         # network, and our chunks are far below the model's input limit anyway.
-        self._inner = OpenAIEmbeddings(
+        self._inner = OpenAIEmbeddings(  # type: ignore[call-arg]
             model=settings.openai_embedding_model,
             api_key=key or "not-needed",  # type: ignore[arg-type]
             base_url=settings.openai_base_url,

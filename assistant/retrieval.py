@@ -19,6 +19,7 @@ from pydantic import ConfigDict, Field, PrivateAttr
 Mode = Literal["hybrid", "dense", "keyword"]
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 _AR_DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 _AR_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال")
 _STOP = frozenset(
@@ -53,7 +54,7 @@ def normalize_token(token: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """Keyword tokens of a text, in any language we handle."""
-    text = unicodedata.normalize("NFKC", text)
+    text = unicodedata.normalize("NFKC", text).translate(_DIGITS)
     out = []
     for raw in _TOKEN.findall(text):
         if raw.lower() in _STOP or raw in _STOP:
@@ -136,11 +137,17 @@ class KeywordIndex:
         """BM25 score of every chunk for the query, and the best score any chunk could reach."""
         import numpy as np
 
-        toks = [t for t in dict.fromkeys(tokenize(query)) if t in self._vocab] if self._bm25 else []
+        query_tokens = list(dict.fromkeys(tokenize(query)))
+        toks = [t for t in query_tokens if t in self._vocab] if self._bm25 else []
         if not toks:
             return np.zeros(len(self.ids), dtype=np.float32), 0.0
+        assert self._bm25 is not None
         scores = self._bm25.get_scores(toks)
-        ceiling = sum(self.idf.get(t, 0.0) for t in toks) * (self.k1 + 1)
+        # The ceiling counts every query word, also those no chunk contains (at the idf of the
+        # rarest word): an Arabic question matching an English passage only on a number is a
+        # weak match, not a perfect one.
+        rarest = math.log(1 + (len(self.ids) + 0.5) / 0.5)
+        ceiling = sum(self.idf.get(t, rarest) for t in query_tokens) * (self.k1 + 1)
         return np.asarray(scores, dtype=np.float32), float(ceiling)
 
 
