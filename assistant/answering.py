@@ -158,6 +158,7 @@ class ExtractiveAnswerer:
     provider = "extractive"
     KEYWORD_WEIGHT = 0.7
     CHUNK_WEIGHT = 1.0
+    MARGIN = 2.5
 
     def __init__(self, settings: Settings, store: Store, model_id: str) -> None:
         self.settings = settings
@@ -169,14 +170,27 @@ class ExtractiveAnswerer:
     ) -> tuple[str, list[Citation]]:
         """The answer text with [n] markers, and its citations (n = 1-based hit number)."""
         picked = self.select(question, query_vector, hits, idf)
-        parts, citations = [], []
+        # Adjacent sentences of one chunk become one passage with one marker and one quote.
+        runs: list[list[dict[str, Any]]] = []
         for sent in picked:
-            n = sent["hit"] + 1
-            hit = hits[sent["hit"]]
-            parts.append(f"{sent['text']} [{n}]")
-            citations.append(
-                Citation(n, hit.source, hit.title, hit.chunk_id, sent["start"], sent["end"], sent["text"])
-            )
+            last = runs[-1][-1] if runs else None
+            if (
+                last is not None
+                and last["hit"] == sent["hit"]
+                and last["path"] == sent["path"]
+                and sent["sentence_index"] == last["sentence_index"] + 1
+            ):
+                runs[-1].append(sent)
+            else:
+                runs.append([sent])
+        parts, citations = [], []
+        for run in runs:
+            hit = hits[run[0]["hit"]]
+            n = run[0]["hit"] + 1
+            start, end = run[0]["start"], run[-1]["end"]
+            quote = hit.text[start - hit.start : end - hit.start]
+            parts.append(f"{quote} [{n}]")
+            citations.append(Citation(n, hit.source, hit.title, hit.chunk_id, start, end, quote))
         return " ".join(parts), citations
 
     def select(
@@ -250,10 +264,13 @@ class ExtractiveAnswerer:
         order = sorted(range(len(cands)), key=lambda j: -cands[j]["score"])
         chosen: list[dict[str, Any]] = []
         budget = self.settings.extractive_sentences
+        best = cands[order[0]]["score"]
         for j in order:
             if len(chosen) >= budget:
                 break
             c = cands[j]
+            if chosen and c["score"] < best - self.MARGIN:
+                break  # the rest answer something else: a shorter answer beats a padded one
             if any(x is c for x in chosen):
                 continue
             group = [c]
