@@ -142,7 +142,7 @@ def decline_reason(rel: Relevance, settings: Settings) -> str | None:
         return f"best passage similarity {rel.similarity:.3f} < {settings.min_relevance}"
     if rel.missing_numbers:
         return f"the question's figures {list(rel.missing_numbers)} appear in no retrieved passage"
-    if rel.same_language and rel.coverage < 0.5:
+    if rel.same_language and rel.coverage < 0.4:
         return f"the best passages share too few of the question's words (coverage {rel.coverage:.2f})"
     return None
 

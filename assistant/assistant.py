@@ -184,6 +184,7 @@ class Assistant:
         usage: dict[str, int] = {}
         dropped: list[int] = []
         given = hits
+        pieces: list[str] = []
         if reason is None and answerer.provider == "extractive":
             text, citations = answerer.answer(standalone, query_vector, hits, index.idf)
             if not citations:
@@ -192,7 +193,6 @@ class Assistant:
                 yield text
         elif reason is None:
             messages, given = answerer.messages(question if not history else standalone, hits, history)
-            pieces: list[str] = []
             state: dict[str, Any] = {}
             for piece in answerer.stream(messages, len(given), usage, state):
                 pieces.append(piece)
@@ -204,8 +204,7 @@ class Assistant:
             else:
                 citations = citations_for(text, given)
         if reason is not None:
-            streamed = answerer.provider == "openai" and bool(locals().get("pieces"))
-            if not streamed:
+            if not pieces:  # a decline the model wrote out in prose has been streamed already
                 text = decline_message(lang)
                 yield text
         verified = verify_citations(citations, given)

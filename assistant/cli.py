@@ -275,7 +275,7 @@ def search(
             out(
                 f"#{r['rank']}  score {r['score']:.3f}  {r['source']}  {r['chunk_id']}  [{r['start']}:{r['end']}]"
             )
-            out("    " + " ".join(r["text"].split()))
+            out("    " + " ".join(str(r["text"]).split()))
 
 
 def _auto_ingest(assistant: Assistant) -> None:
@@ -304,17 +304,29 @@ def ask(
             from .errors import UsageError
 
             raise UsageError(f"unknown provider {provider!r}: use auto, openai or extractive")
+        if not question.strip():
+            from .errors import UsageError
+
+            raise UsageError("the question is empty")
         assistant = _assistant()
+        assistant.answerer(provider, model)  # fail fast on a missing key, before any first-run ingest
         _auto_ingest(assistant)
         answer = None
         streamed = False
-        for item in assistant.stream(question, k=k, provider=provider, model=model, source=source):
-            if isinstance(item, str):
-                if not as_json:
-                    out(item, end="")
-                    streamed = True
-            else:
-                answer = item
+        try:
+            for item in assistant.stream(
+                question, k=k, provider=provider, model=model, source=source
+            ):
+                if isinstance(item, str):
+                    if not as_json:
+                        out(item, end="")
+                        streamed = True
+                else:
+                    answer = item
+        except (AssistantError, KeyboardInterrupt):
+            if streamed:
+                out()  # end the partial answer's line before the error
+            raise
         assert answer is not None
         if as_json:
             _print_json(answer.to_dict())
@@ -363,8 +375,8 @@ def chat(
     """Talk with the articles; follow-up questions keep the conversation's topic."""
     with boundary():
         assistant = _assistant()
-        _auto_ingest(assistant)
         assistant.answerer(provider, model)  # fail fast on a bad provider or missing key
+        _auto_ingest(assistant)
         session = assistant.chat(k=k, provider=provider, model=model, source=source)
         interactive = sys.stdin.isatty() and sys.stdout.isatty()
         read = _prompt_reader(assistant) if interactive else _pipe_reader()
@@ -410,7 +422,7 @@ def _chat_turn(session: Any, line: str) -> None:
             elif streamed:
                 out()
         if session.last is not None and session.last.answered:
-            n = len(session.last.citations)
+            n = len({c.n for c in session.last.citations})  # sources, not quotes
             err(f"({n} source{'s' if n != 1 else ''}: /sources to show)", "dim")
     except KeyboardInterrupt:
         if streamed:
@@ -454,14 +466,14 @@ def _prompt_reader(assistant: Assistant) -> Any:
 def eval_(
     dataset: Annotated[Path, typer.Argument(help="Our JSONL, or a SQuAD/XQuAD JSON file.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N questions.")] = None,
-    provider: Annotated[Optional[str], typer.Option(help="auto, openai or extractive.")] = None,
-    k: Annotated[Optional[int], typer.Option("-k", min=1, max=100, help="Chunks to retrieve.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions.")] = None,
+    provider: Annotated[str | None, typer.Option(help="auto, openai or extractive.")] = None,
+    k: Annotated[int | None, typer.Option("-k", min=1, max=100, help="Chunks to retrieve.")] = None,
     questions: Annotated[
-        Optional[Path], typer.Option(help="Cross-lingual: take the questions from this XQuAD file.")
+        Path | None, typer.Option(help="Cross-lingual: take the questions from this XQuAD file.")
     ] = None,
     corpus: Annotated[
-        Optional[Path], typer.Option(help="Cross-lingual: take the paragraphs from this XQuAD file.")
+        Path | None, typer.Option(help="Cross-lingual: take the paragraphs from this XQuAD file.")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every failed question.")] = False,
 ) -> None:

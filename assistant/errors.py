@@ -18,6 +18,7 @@ Anything else that escapes is a bug and keeps its traceback.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 
 EXIT_OK = 0
@@ -83,7 +84,9 @@ def translate(exc: BaseException, what: str) -> AssistantError | None:
     """Return the AssistantError for a vendor exception, or None if it is not one we know."""
     module = type(exc).__module__ or ""
     name = type(exc).__name__
-    if module.startswith("openai"):
+    openai = sys.modules.get("openai")
+    # langchain-openai re-raises openai's errors as subclasses defined in its own modules.
+    if module.startswith("openai") or (openai is not None and isinstance(exc, openai.OpenAIError)):
         return _translate_openai(exc, what)
     if module.startswith("httpx") or module.startswith("httpcore"):
         return ProviderError(f"{what}: network error ({name}): {_short(exc)}")
