@@ -145,6 +145,7 @@ def ingest(
         if explain is not None:
             _explain(explain, as_json)
             return
+        _fail_fast_if_locked(dry_run)
         assistant = _assistant()
         report = _run_ingest(assistant, paths, rebuild=rebuild, prune=prune, dry_run=dry_run, quiet=as_json)
         if as_json:
@@ -156,6 +157,18 @@ def ingest(
                 f"{report.removed} removed, {report.skipped} skipped; {report.chunks_embedded} chunks "
                 f"embedded in {report.seconds:.1f}s"
             )
+
+
+def _fail_fast_if_locked(dry_run: bool) -> None:
+    """Check the embedded store's write lock before loading the model (a second writer exits in < 2 s)."""
+    from .config import load_settings
+    from .store import Store
+
+    settings = load_settings(**_state["overrides"])
+    if dry_run or settings.chroma_host is not None:
+        return
+    with Store(settings, "").write_lock():
+        pass
 
 
 def _run_ingest(assistant: Assistant, paths: Any, *, quiet: bool = False, **kw: Any) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -42,14 +44,21 @@ class IngestReport:
 
 
 def display_source(path: Path) -> str:
-    """How a file is named in citations: relative to the working directory when inside it."""
+    """How a file is named in citations: relative to the working directory when inside it.
+
+    Symlinks are not resolved: a file reached through a linked corpus folder keeps the name the
+    user knows it by (the same rule as `documents.discover`).
+    """
+    absolute = Path(os.path.abspath(path))
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        return absolute.relative_to(Path(os.path.abspath(Path.cwd()))).as_posix()
     except ValueError:
-        return path.resolve().as_posix()
+        return absolute.as_posix()
 
 
-def build_records(doc: Document, settings: Settings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def build_records(
+    doc: Document, settings: Settings
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Chunk a document and split it into sentences; rows without vectors yet."""
     from .chunking import chunk_text, split_sentences
     from .store import source_key
@@ -69,7 +78,13 @@ def build_records(doc: Document, settings: Settings) -> tuple[list[dict[str, Any
         {
             "id": f"{key}-{version}-c{c.index:05d}",
             "text": c.text,
-            "metadata": {**base, "chunk_index": c.index, "start": c.start, "end": c.end, "tokens": c.tokens},
+            "metadata": {
+                **base,
+                "chunk_index": c.index,
+                "start": c.start,
+                "end": c.end,
+                "tokens": c.tokens,
+            },
         }
         for c in chunk_text(doc.text, settings.chunk_tokens, settings.chunk_overlap)
     ]
@@ -108,14 +123,19 @@ def ingest(
         report.skipped_files.append({"path": str(where), "reason": reason})
         notify("skip", path=str(where), reason=reason)
 
-    with store.write_lock():
-        if rebuild and not dry_run:
-            store.reset()
+    # A dry run writes nothing, so it neither takes the lock nor creates the data dir.
+    with contextlib.nullcontext() if dry_run else store.write_lock():
+        # --rebuild drops the old collections only once the first document has been embedded:
+        # a model that cannot embed at all (bad key, server down) then leaves the store as it was.
+        # (A failure after that first document still leaves a partial store: re-run --rebuild.)
+        pending_reset = rebuild and not dry_run
         known = {} if rebuild else {d.path: d for d in store.documents()}
         notify("start", total=len(files))
         changed = False
         for file in files:
-            abs_path = str(file.resolve())
+            # The same absolute (not symlink-resolved) path that load_document stores as `path`,
+            # so an unchanged file is recognised and an edited one replaces its own rows.
+            abs_path = os.path.abspath(file)
             try:
                 doc = load_document(file, source=display_source(file))
             except DocumentError as exc:
@@ -126,7 +146,9 @@ def ingest(
             previous = known.get(abs_path)
             if previous is not None and previous.sha256 == doc.sha256 and not rebuild:
                 report.unchanged += 1
-                report.documents.append({"source": doc.source, "status": "unchanged", "chunks": previous.chunks})
+                report.documents.append(
+                    {"source": doc.source, "status": "unchanged", "chunks": previous.chunks}
+                )
                 notify("advance", path=doc.source, chunks=0)
                 continue
             chunk_rows, sentence_rows = build_records(doc, settings)
@@ -137,10 +159,16 @@ def ingest(
                 vectors = embeddings.embed_passages_array(texts)
                 report.embed_seconds += time.perf_counter() - t0
                 report.tokens_embedded += sum(r["metadata"]["tokens"] for r in chunk_rows)
+                if pending_reset:
+                    store.reset()
+                    pending_reset = False
                 n = len(chunk_rows)
                 store.replace_document(
                     abs_path,
-                    [Record(r["id"], r["text"], r["metadata"], vectors[i]) for i, r in enumerate(chunk_rows)],
+                    [
+                        Record(r["id"], r["text"], r["metadata"], vectors[i])
+                        for i, r in enumerate(chunk_rows)
+                    ],
                     [
                         Record(r["id"], r["text"], r["metadata"], vectors[n + i])
                         for i, r in enumerate(sentence_rows)
@@ -151,17 +179,27 @@ def ingest(
             report.sentences_embedded += len(sentence_rows)
             setattr(report, status, getattr(report, status) + 1)
             report.documents.append(
-                {"source": doc.source, "status": status, "chunks": len(chunk_rows), "language": doc.language, "title": doc.title}
+                {
+                    "source": doc.source,
+                    "status": status,
+                    "chunks": len(chunk_rows),
+                    "language": doc.language,
+                    "title": doc.title,
+                }
             )
             notify("advance", path=doc.source, chunks=len(chunk_rows))
 
         if prune:
             for gone in (d for path, d in known.items() if not Path(path).exists()):
                 report.removed += 1
-                report.documents.append({"source": gone.source, "status": "removed", "chunks": gone.chunks})
+                report.documents.append(
+                    {"source": gone.source, "status": "removed", "chunks": gone.chunks}
+                )
                 if not dry_run:
                     store.delete_document(gone.path)
                     changed = True
+        # pending_reset still set: nothing could be embedded (no file found, every file skipped),
+        # so the old collections stay: a mistyped path must not wipe the store.
         if changed:
             store.bump_version()
 

@@ -54,7 +54,8 @@ def normalize_token(token: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """Keyword tokens of a text, in any language we handle."""
-    text = unicodedata.normalize("NFKC", text).translate(_DIGITS)
+    # Diacritics first: `\w` does not match Arabic combining marks, which would split words.
+    text = _AR_DIACRITICS.sub("", unicodedata.normalize("NFKC", text)).translate(_DIGITS)
     out = []
     for raw in _TOKEN.findall(text):
         if raw.lower() in _STOP or raw in _STOP:
@@ -147,7 +148,8 @@ class KeywordIndex:
         # rarest word): an Arabic question matching an English passage only on a number is a
         # weak match, not a perfect one.
         rarest = math.log(1 + (len(self.ids) + 0.5) / 0.5)
-        ceiling = sum(self.idf.get(t, rarest) for t in query_tokens) * (self.k1 + 1)
+        # bm25s' lucene variant has no (k1 + 1) factor: a chunk's score tends to sum(idf).
+        ceiling = sum(self.idf.get(t, rarest) for t in query_tokens)
         return np.asarray(scores, dtype=np.float32), float(ceiling)
 
 
@@ -312,7 +314,7 @@ class HybridRetriever(BaseRetriever):
 
 
 # Keyword evidence in [0, 1] is set against dense z-scores, whose useful range is a few units.
-_KEYWORD_SCALE = 4.0
+_KEYWORD_SCALE = 1.8
 
 
 def _matching_paths(index: KeywordIndex, pattern: str | None) -> list[str] | None:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .config import Settings
 
 SENTENCES_SUFFIX = "-sentences"
-LOCK_WAIT_SECONDS = 1.5
+LOCK_WAIT_SECONDS = 1.0
 _PAGE = 2000
 
 
@@ -68,6 +68,9 @@ class Store:
         self._client: Any = None
         self._chunks: Any = None
         self._sentences: Any = None
+        # After a reset the new collection starts from the old version, so a reader that cached
+        # a keyword index at version N never mistakes the rebuilt collection's N for its own.
+        self._version_floor = 0
 
     # --- connection ----------------------------------------------------------------------------
     @property
@@ -98,7 +101,7 @@ class Store:
         try:
             if self.is_server:
                 return chromadb.HttpClient(
-                    host=self.settings.chroma_host,
+                    host=str(self.settings.chroma_host),
                     port=self.settings.chroma_port,
                     settings=chroma_settings,
                 )
@@ -108,9 +111,17 @@ class Store:
         except StoreError:
             raise
         except Exception as exc:
-            raise StoreError(f"cannot open the store at {self.location}: {_first_line(exc)}") from exc
+            raise StoreError(
+                f"cannot open the store at {self.location}: {_first_line(exc)}"
+            ) from exc
 
     def _collection_names(self) -> set[str]:
+        if (
+            self._client is None
+            and not self.is_server
+            and not (self.settings.data_dir / "chroma").exists()
+        ):
+            return set()  # nothing stored yet: reading must not create an empty store
         with map_errors("Chroma"):
             return {getattr(c, "name", c) for c in self.client.list_collections()}
 
@@ -135,7 +146,7 @@ class Store:
             if name not in self._collection_names():
                 if not create:
                     return None
-                metadata = {"embedding_model": self.model_id, "version": 0}
+                metadata = {"embedding_model": self.model_id, "version": self._version_floor}
                 if self.dimension:
                     metadata["embedding_dim"] = self.dimension
                 return self.client.get_or_create_collection(
@@ -152,8 +163,10 @@ class Store:
         meta = collection.metadata or {}
         built_with = meta.get("embedding_model")
         built_dim = meta.get("embedding_dim")
-        if built_with and built_with != self.model_id or (
-            built_dim and self.dimension and built_dim != self.dimension
+        if (
+            built_with
+            and built_with != self.model_id
+            or (built_dim and self.dimension and built_dim != self.dimension)
         ):
             raise EmbeddingMismatchError(
                 f"collection '{collection.name}' in {self.location} was built with {built_with} "
@@ -171,6 +184,10 @@ class Store:
             return -1
         with map_errors("Chroma"):
             fresh = self.client.get_collection(collection.name, embedding_function=None)
+        if fresh.id != collection.id:
+            # Another process rebuilt the collection: the cached handles point at a deleted one.
+            self._check_manifest(fresh)
+            self._chunks, self._sentences = fresh, None
         return int((fresh.metadata or {}).get("version", 0))
 
     def bump_version(self) -> int:
@@ -216,7 +233,9 @@ class Store:
             key=lambda d: d.source,
         )
 
-    def iter_chunks(self, *, include_text: bool = True) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    def iter_chunks(
+        self, *, include_text: bool = True
+    ) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """All chunks as (id, text, metadata), paged."""
         collection = self.chunks()
         if collection is None:
@@ -255,6 +274,12 @@ class Store:
     def reset(self) -> None:
         """Drop both collections (for --rebuild)."""
         names = self._collection_names()
+        if self.settings.collection in names:
+            with map_errors("Chroma"):
+                old = self.client.get_collection(self.settings.collection, embedding_function=None)
+            self._version_floor = max(
+                self._version_floor, int((old.metadata or {}).get("version", 0))
+            )
         for name in (self.settings.collection, self.settings.collection + SENTENCES_SUFFIX):
             if name in names:
                 with map_errors("Chroma"):
@@ -290,7 +315,9 @@ class Store:
                 collection.delete(ids=ids[i : i + size])
 
     # --- reads -----------------------------------------------------------------------------------
-    def query(self, vector: Sequence[float], n: int, where: dict[str, Any] | None = None) -> list[Match]:
+    def query(
+        self, vector: Sequence[float], n: int, where: dict[str, Any] | None = None
+    ) -> list[Match]:
         """Nearest chunks by cosine similarity."""
         return self._query(self.chunks(), vector, n, where)
 
@@ -325,8 +352,10 @@ class Store:
         )
         with map_errors("Chroma"):
             res = collection.get(where=where, include=["documents", "metadatas", "embeddings"])
-        vectors = np.asarray(res["embeddings"], dtype=np.float32) if len(res["ids"]) else np.zeros(
-            (0, 0), dtype=np.float32
+        vectors = (
+            np.asarray(res["embeddings"], dtype=np.float32)
+            if len(res["ids"])
+            else np.zeros((0, 0), dtype=np.float32)
         )
         return list(res["documents"]), [dict(m) for m in res["metadatas"]], vectors
 
