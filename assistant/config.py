@@ -51,7 +51,11 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(40, ge=0, description="Overlap between chunks in tokens.")
     k: int = Field(5, ge=1, le=100, description="How many chunks retrieval returns.")
     keyword_weight: float = Field(
-        0.3, ge=0.0, le=5.0, description="Weight of keyword (BM25) evidence in the fused score."
+        4.0,
+        ge=0.0,
+        le=20.0,
+        description="Weight of keyword (BM25) evidence in the fused score, in units of the "
+        "per-language standardised dense score (0 = dense only).",
     )
 
     # --- Chroma server -------------------------------------------------------------------------

@@ -162,7 +162,7 @@ class HybridRetriever(BaseRetriever):
     embeddings: Any = Field(description="an embeddings object with embed_queries_array")
     k: int = Field(5, ge=1, description="Chunks returned.")
     mode: Mode = Field("hybrid", description="hybrid, dense or keyword.")
-    keyword_weight: float = Field(0.3, ge=0.0, description="Weight of keyword evidence.")
+    keyword_weight: float = Field(4.0, ge=0.0, description="Weight of keyword evidence (dense z units).")
     candidates: int = Field(40, ge=1, description="Dense candidates per language.")
     source: str | None = Field(None, description="Only documents whose source matches this glob.")
     language: str | None = Field(None, description="Only documents in this language.")
@@ -212,18 +212,24 @@ class HybridRetriever(BaseRetriever):
 
         similarity: dict[str, float] = {}
         dense_z: dict[str, float] = {}
+        real_groups: set[str] = set()
         if mode != "keyword":
+            groups: list[list[Any]] = []
             for lang in languages:
-                where = _where(paths, lang)
-                matches = self.store.query(query_vector, max(self.candidates, k), where)
-                if not matches:
-                    continue
+                matches = self.store.query(query_vector, max(self.candidates, k), _where(paths, lang))
+                if matches:
+                    groups.append(matches)
+            # Raw cosine favours passages in the question's language; standardising within each
+            # language's candidates puts languages on one scale. A language with only a few
+            # chunks (often a misdetected paragraph) has no distribution of its own: it is set
+            # against all candidates together instead of being inflated by its own tiny spread.
+            pooled = np.array([m.similarity for g in groups for m in g], dtype=np.float32)
+            for matches in groups:
                 sims = np.array([m.similarity for m in matches], dtype=np.float32)
-                # Raw cosine favours passages in the question's language; standardising within
-                # each language's candidates puts languages on one scale.
-                mu = float(sims.mean())
-                sd = float(sims.std()) if len(sims) > 2 else 0.0
-                sd = max(sd, 0.02)
+                ref = sims if len(sims) >= _MIN_GROUP else pooled
+                if len(sims) >= _MIN_GROUP:
+                    real_groups.add(matches[0].metadata.get("language", ""))
+                mu, sd = float(ref.mean()), max(float(ref.std()), 0.02)
                 for m in matches:
                     similarity[m.id] = m.similarity
                     dense_z[m.id] = (m.similarity - mu) / sd
@@ -255,8 +261,20 @@ class HybridRetriever(BaseRetriever):
             if missing and query_vector is not None:
                 self._fill_dense(missing, query_vector, similarity, dense_z)
 
+        # Keyword evidence exists only for passages in the question's language. Counted as a
+        # shortfall against the best keyword match of the passage's own language, it reorders
+        # passages within a language without lifting that language above the others.
+        # Tiny language groups (a misdetected paragraph) share the overall best instead.
+        def group(cid: str) -> str:
+            lang = index.metas[index.position[cid]].get("language", "")
+            return lang if lang in real_groups else "*"
+
+        best_kw: dict[str, float] = {}
+        for cid, kw in keyword.items():
+            for key in {group(cid), "*"}:
+                best_kw[key] = max(best_kw.get(key, 0.0), kw)
         fused = {
-            cid: z + self.keyword_weight * keyword.get(cid, 0.0) * _KEYWORD_SCALE
+            cid: z + self.keyword_weight * (keyword.get(cid, 0.0) - best_kw.get(group(cid), 0.0))
             for cid, z in dense_z.items()
         }
         ranked = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
@@ -313,8 +331,8 @@ class HybridRetriever(BaseRetriever):
         return [h.to_document() for h in hits]
 
 
-# Keyword evidence in [0, 1] is set against dense z-scores, whose useful range is a few units.
-_KEYWORD_SCALE = 1.8
+# Fewer dense candidates than this in a language: standardise them against all candidates.
+_MIN_GROUP = 5
 
 
 def _matching_paths(index: KeywordIndex, pattern: str | None) -> list[str] | None:
