@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from .store import Store
 
 ProgressFn = Callable[..., None]
+# Texts embedded per call during ingest: enough to keep the engine's threads busy.
+EMBED_BATCH_TEXTS = 128
 
 
 @dataclass
@@ -132,6 +134,56 @@ def ingest(
         known = {} if rebuild else {d.path: d for d in store.documents()}
         notify("start", total=len(files))
         changed = False
+        # Documents wait in a batch until it holds enough texts to keep both cores of the
+        # embedding engine busy (one document at a time left them half idle), then the batch is
+        # embedded in one call and each document written whole.
+        batch: list[tuple[Any, str, str, list[dict[str, Any]], list[dict[str, Any]]]] = []
+        batch_texts = 0
+
+        def flush() -> None:
+            nonlocal batch, batch_texts, pending_reset, changed
+            if not batch:
+                return
+            texts = [r["text"] for _, _, _, cr, sr in batch for r in (*cr, *sr)]
+            t0 = time.perf_counter()
+            vectors = embeddings.embed_passages_array(texts) if not dry_run else None
+            report.embed_seconds += time.perf_counter() - t0
+            offset = 0
+            for doc, abs_path, status, chunk_rows, sentence_rows in batch:
+                n, m = len(chunk_rows), len(sentence_rows)
+                if vectors is not None:
+                    if pending_reset:
+                        store.reset()
+                        pending_reset = False
+                    store.replace_document(
+                        abs_path,
+                        [
+                            Record(r["id"], r["text"], r["metadata"], vectors[offset + i])
+                            for i, r in enumerate(chunk_rows)
+                        ],
+                        [
+                            Record(r["id"], r["text"], r["metadata"], vectors[offset + n + i])
+                            for i, r in enumerate(sentence_rows)
+                        ],
+                    )
+                    changed = True
+                    report.tokens_embedded += sum(r["metadata"]["tokens"] for r in chunk_rows)
+                offset += n + m
+                report.chunks_embedded += n
+                report.sentences_embedded += m
+                setattr(report, status, getattr(report, status) + 1)
+                report.documents.append(
+                    {
+                        "source": doc.source,
+                        "status": status,
+                        "chunks": n,
+                        "language": doc.language,
+                        "title": doc.title,
+                    }
+                )
+                notify("advance", path=doc.source, chunks=n)
+            batch, batch_texts = [], 0
+
         for file in files:
             # The same absolute (not symlink-resolved) path that load_document stores as `path`,
             # so an unchanged file is recognised and an edited one replaces its own rows.
@@ -152,42 +204,15 @@ def ingest(
                 notify("advance", path=doc.source, chunks=0)
                 continue
             chunk_rows, sentence_rows = build_records(doc, settings)
+            if not chunk_rows:
+                notify("advance", path=doc.source, chunks=0)
+                continue
             status = "updated" if previous is not None else "added"
-            if not dry_run and chunk_rows:
-                t0 = time.perf_counter()
-                texts = [r["text"] for r in chunk_rows] + [r["text"] for r in sentence_rows]
-                vectors = embeddings.embed_passages_array(texts)
-                report.embed_seconds += time.perf_counter() - t0
-                report.tokens_embedded += sum(r["metadata"]["tokens"] for r in chunk_rows)
-                if pending_reset:
-                    store.reset()
-                    pending_reset = False
-                n = len(chunk_rows)
-                store.replace_document(
-                    abs_path,
-                    [
-                        Record(r["id"], r["text"], r["metadata"], vectors[i])
-                        for i, r in enumerate(chunk_rows)
-                    ],
-                    [
-                        Record(r["id"], r["text"], r["metadata"], vectors[n + i])
-                        for i, r in enumerate(sentence_rows)
-                    ],
-                )
-                changed = True
-            report.chunks_embedded += len(chunk_rows)
-            report.sentences_embedded += len(sentence_rows)
-            setattr(report, status, getattr(report, status) + 1)
-            report.documents.append(
-                {
-                    "source": doc.source,
-                    "status": status,
-                    "chunks": len(chunk_rows),
-                    "language": doc.language,
-                    "title": doc.title,
-                }
-            )
-            notify("advance", path=doc.source, chunks=len(chunk_rows))
+            batch.append((doc, abs_path, status, chunk_rows, sentence_rows))
+            batch_texts += len(chunk_rows) + len(sentence_rows)
+            if batch_texts >= EMBED_BATCH_TEXTS:
+                flush()
+        flush()
 
         if prune:
             for gone in (d for path, d in known.items() if not Path(path).exists()):
