@@ -177,7 +177,7 @@ class Assistant:
         timings = {"retrieve": elapsed_ms(t_retrieve)}
         lang = question_language(question)
         index = self.retriever.keyword_index()
-        reason = decline_reason(assess(standalone, hits, index.idf), self.settings)
+        reason = decline_reason(assess(standalone, hits, index.idf), self.settings, question_language(standalone))
 
         t_generate = time.perf_counter()
         citations: list[Citation] = []

@@ -81,10 +81,16 @@ class Settings(BaseSettings):
         2, ge=1, le=10, description="Sentences in an extractive answer."
     )
     min_relevance: float = Field(
-        0.78,
+        0.80,
         ge=0.0,
         le=1.0,
-        description="Best chunk's cosine similarity below which the assistant declines.",
+        description="Decline when the best passage in the question's language is less similar.",
+    )
+    min_relevance_cross: float = Field(
+        0.74,
+        ge=0.0,
+        le=1.0,
+        description="Decline when the best passage, in another language, is less similar.",
     )
     prompts_dir: Path | None = Field(
         None, description="Folder with prompt files; default: the prompts shipped with the code."
