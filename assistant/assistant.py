@@ -24,7 +24,7 @@ from .answering import (
 from .config import Settings, load_settings
 from .errors import ProviderError, UsageError
 from .ingest import IngestReport, ProgressFn, ingest
-from .retrieval import Hit, HybridRetriever
+from .retrieval import Hit, HybridSearch
 from .store import Store, StoredDocument
 
 MAX_QUESTION_CHARS = 4000
@@ -43,7 +43,8 @@ class Assistant:
             self.settings = settings.model_copy(update=overrides)
         self._embeddings: Any = None
         self._store: Store | None = None
-        self._retriever: HybridRetriever | None = None
+        self._searcher: HybridSearch | None = None
+        self._retriever: Any = None
         self._answerers: dict[tuple[str, str | None], Any] = {}
 
     # --- parts, built on first use -----------------------------------------------------------
@@ -66,14 +67,29 @@ class Assistant:
         return self._store
 
     @property
-    def retriever(self) -> HybridRetriever:
-        """The hybrid retriever as a LangChain BaseRetriever."""
+    def searcher(self) -> HybridSearch:
+        """The hybrid search every question goes through."""
+        if self._searcher is None:
+            self._searcher = HybridSearch(
+                self.store,
+                self.embeddings,
+                k=self.settings.k,
+                keyword_weight=self.settings.keyword_weight,
+            )
+        return self._searcher
+
+    @property
+    def retriever(self) -> Any:
+        """The same search as a LangChain BaseRetriever (assistant.retrieval.HybridRetriever)."""
         if self._retriever is None:
+            from .retrieval import HybridRetriever
+
             self._retriever = HybridRetriever(
                 store=self.store,
                 embeddings=self.embeddings,
                 k=self.settings.k,
                 keyword_weight=self.settings.keyword_weight,
+                engine=self.searcher,
             )
         return self._retriever
 
@@ -123,7 +139,7 @@ class Assistant:
     ) -> list[Hit]:
         """Ranked chunks for a query."""
         query = _check_question(query)
-        return self.retriever.search(query, k, source=source, language=language)
+        return self.searcher.search(query, k, source=source, language=language)
 
     # --- answers ---------------------------------------------------------------------------------
     def answerer(self, provider: str | None = None, model: str | None = None) -> Any:
@@ -173,10 +189,10 @@ class Assistant:
         standalone = self._standalone(question, history, answerer)
         t_retrieve = time.perf_counter()
         query_vector = self.embeddings.embed_queries_array([standalone])[0]
-        hits = self.retriever.search(standalone, k, source=source, query_vector=query_vector)
+        hits = self.searcher.search(standalone, k, source=source, query_vector=query_vector)
         timings = {"retrieve": elapsed_ms(t_retrieve)}
         lang = question_language(question)
-        index = self.retriever.keyword_index()
+        index = self.searcher.keyword_index()
         reason = decline_reason(assess(standalone, hits, index.idf), self.settings, question_language(standalone))
 
         t_generate = time.perf_counter()

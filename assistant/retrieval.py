@@ -9,12 +9,10 @@ import threading
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict, Field, PrivateAttr
+if TYPE_CHECKING:
+    from langchain_core.documents import Document
 
 Mode = Literal["hybrid", "dense", "keyword"]
 
@@ -85,6 +83,8 @@ class Hit:
 
     def to_document(self) -> Document:
         """As a LangChain Document (metadata carries the citation fields)."""
+        from langchain_core.documents import Document
+
         meta = {
             **self.metadata,
             "chunk_id": self.chunk_id,
@@ -153,23 +153,36 @@ class KeywordIndex:
         return np.asarray(scores, dtype=np.float32), float(ceiling)
 
 
-class HybridRetriever(BaseRetriever):
-    """Dense search normalised per language, plus keyword evidence weighted by its strength."""
+class HybridSearch:
+    """Dense search normalised per language, plus keyword evidence weighted by its strength.
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    Plain Python, so that a question in the CLI does not pay for importing LangChain's
+    retriever machinery; `HybridRetriever` wraps it as a LangChain BaseRetriever.
+    """
 
-    store: Any = Field(description="assistant.store.Store")
-    embeddings: Any = Field(description="an embeddings object with embed_queries_array")
-    k: int = Field(5, ge=1, description="Chunks returned.")
-    mode: Mode = Field("hybrid", description="hybrid, dense or keyword.")
-    keyword_weight: float = Field(4.0, ge=0.0, description="Weight of keyword evidence (dense z units).")
-    candidates: int = Field(40, ge=1, description="Dense candidates per language.")
-    source: str | None = Field(None, description="Only documents whose source matches this glob.")
-    language: str | None = Field(None, description="Only documents in this language.")
-
-    _index: KeywordIndex | None = PrivateAttr(default=None)
-    _index_version: int | None = PrivateAttr(default=None)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    def __init__(
+        self,
+        store: Any,
+        embeddings: Any,
+        *,
+        k: int = 5,
+        mode: Mode = "hybrid",
+        keyword_weight: float = 4.0,
+        candidates: int = 40,
+        source: str | None = None,
+        language: str | None = None,
+    ) -> None:
+        self.store = store
+        self.embeddings = embeddings
+        self.k = k
+        self.mode: Mode = mode
+        self.keyword_weight = keyword_weight
+        self.candidates = candidates
+        self.source = source
+        self.language = language
+        self._index: KeywordIndex | None = None
+        self._index_version: int | None = None
+        self._lock = threading.Lock()
 
     # --- keyword index, kept in step with the store ------------------------------------------
     def keyword_index(self) -> KeywordIndex:
@@ -319,18 +332,6 @@ class HybridRetriever(BaseRetriever):
             metadata=meta,
         )
 
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
-    ) -> list[Document]:
-        hits = self.search(
-            query,
-            kwargs.get("k") or self.k,
-            source=kwargs.get("source"),
-            language=kwargs.get("language"),
-        )
-        return [h.to_document() for h in hits]
-
-
 # Fewer dense candidates than this in a language: standardise them against all candidates.
 _MIN_GROUP = 5
 
@@ -357,3 +358,68 @@ def _where(paths: list[str] | None, language: str | None) -> dict[str, Any] | No
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+_OPTIONS = ("k", "mode", "keyword_weight", "candidates", "source", "language")
+_retriever_class: Any = None
+
+
+def _build_retriever_class() -> Any:
+    from langchain_core.callbacks import CallbackManagerForRetrieverRun
+    from langchain_core.retrievers import BaseRetriever
+    from pydantic import ConfigDict, Field, PrivateAttr
+
+    class HybridRetriever(BaseRetriever):
+        """Our hybrid search as a LangChain BaseRetriever (invoke, batch, ainvoke; `k=` per call)."""
+
+        model_config = ConfigDict(arbitrary_types_allowed=True)
+
+        store: Any = Field(description="assistant.store.Store")
+        embeddings: Any = Field(description="an embeddings object with embed_queries_array")
+        k: int = Field(5, ge=1, description="Chunks returned.")
+        mode: Mode = Field("hybrid", description="hybrid, dense or keyword.")
+        keyword_weight: float = Field(4.0, ge=0.0, description="Weight of keyword evidence.")
+        candidates: int = Field(40, ge=1, description="Dense candidates per language.")
+        source: str | None = Field(None, description="Only sources matching this glob.")
+        language: str | None = Field(None, description="Only documents in this language.")
+        engine: Any = Field(None, exclude=True, description="A HybridSearch to share.")
+
+        _engine: HybridSearch | None = PrivateAttr(default=None)
+
+        def _search_engine(self) -> HybridSearch:
+            if self._engine is None:
+                self._engine = self.engine or HybridSearch(self.store, self.embeddings)
+            for name in _OPTIONS:  # fields may be changed after construction
+                setattr(self._engine, name, getattr(self, name))
+            return self._engine
+
+        def keyword_index(self) -> KeywordIndex:
+            """The BM25 index for the store's current version."""
+            return self._search_engine().keyword_index()
+
+        def search(self, query: str, k: int | None = None, **options: Any) -> list[Hit]:
+            """Ranked hits (see HybridSearch.search)."""
+            return self._search_engine().search(query, k, **options)
+
+        def _get_relevant_documents(
+            self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
+        ) -> list[Document]:
+            hits = self.search(
+                query,
+                kwargs.get("k") or self.k,
+                source=kwargs.get("source"),
+                language=kwargs.get("language"),
+            )
+            return [h.to_document() for h in hits]
+
+    return HybridRetriever
+
+
+def __getattr__(name: str) -> Any:
+    """`HybridRetriever` is built on first use: LangChain's import costs most of a second."""
+    global _retriever_class
+    if name == "HybridRetriever":
+        if _retriever_class is None:
+            _retriever_class = _build_retriever_class()
+        return _retriever_class
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
