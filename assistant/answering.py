@@ -351,7 +351,7 @@ def parse_markers(text: str) -> list[int]:
     return out
 
 
-def best_quote(hit: Hit, claim: str, store_sentences: Sequence[tuple[int, int]] | None = None) -> tuple[int, int, str]:
+def best_quote(hit: Hit, claim: str) -> tuple[int, int, str]:
     """The sentence of a chunk that best supports a claim: (doc start, doc end, verbatim text)."""
     from .chunking import split_sentences
 
@@ -399,7 +399,7 @@ def pack_context(
 
     out: list[tuple[Hit, str]] = []
     used = 0
-    for i, hit in enumerate(hits):
+    for hit in hits:
         block = render_one(len(out) + 1, hit, hit.text)
         cost = count_tokens(block) + 2
         if used + cost > budget_tokens:
@@ -413,7 +413,6 @@ def pack_context(
             cost = count_tokens(block) + 2
         out.append((hit, block))
         used += cost
-        del i
     return out
 
 
