@@ -21,24 +21,6 @@ _REQUEST_OVERHEAD = 16
 _CONDENSE_REPLY_TOKENS = 256
 
 
-def _vendor_error(exc: BaseException) -> AssistantError | None:
-    """The AssistantError for an openai/httpx error, also when LangChain re-wrapped it.
-
-    langchain-openai re-raises openai's errors as its own subclasses (module
-    ``langchain_openai...``), which errors.translate's module-name check misses; they are
-    still openai exceptions, so classify them by type.
-    """
-    try:
-        import openai
-    except ImportError:  # pragma: no cover - openai is a dependency
-        openai = None  # type: ignore[assignment]
-    if openai is not None and isinstance(exc, openai.OpenAIError):
-        from .errors import _translate_openai
-
-        return _translate_openai(exc, WHAT)
-    return translate(exc, WHAT)
-
-
 @contextlib.contextmanager
 def _provider_errors() -> Iterator[None]:
     """Turn vendor errors raised inside the block into ProviderError; others pass unchanged."""
@@ -47,7 +29,7 @@ def _provider_errors() -> Iterator[None]:
     except AssistantError:
         raise
     except Exception as exc:  # noqa: BLE001 - classified, re-raised when unknown
-        mapped = _vendor_error(exc)
+        mapped = translate(exc, WHAT)  # also knows langchain-openai's re-wrapped openai errors
         if mapped is None:
             raise
         raise mapped from exc
@@ -318,7 +300,7 @@ class OpenAIAnswerer:
                 raise ProviderError(
                     f"{WHAT}'s answer stream was cut off mid-answer; try again"
                 ) from exc
-            mapped = _vendor_error(exc)
+            mapped = translate(exc, WHAT)
             if mapped is None:
                 raise
             raise mapped from exc
