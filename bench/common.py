@@ -7,6 +7,8 @@ import json
 import os
 import platform
 import subprocess
+import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,9 +40,11 @@ class Question:
     answers: tuple[str, ...]
 
 
-def load_xquad(lang: str) -> tuple[list[Paragraph], list[Question]]:
-    """Paragraphs and questions of xquad.<lang>.json, in file order."""
+def load_xquad(lang: str, articles: int | None = None) -> tuple[list[Paragraph], list[Question]]:
+    """Paragraphs and questions of xquad.<lang>.json, in file order (optionally the first N articles)."""
     data = json.loads((XQUAD_DIR / f"xquad.{lang}.json").read_text(encoding="utf-8"))["data"]
+    if articles is not None:
+        data = data[:articles]
     paragraphs: list[Paragraph] = []
     questions: list[Question] = []
     for a_idx, article in enumerate(data):
@@ -83,7 +87,11 @@ def machine() -> dict[str, Any]:
 def _git_commit() -> str:
     try:
         return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -103,8 +111,11 @@ class CachedEmbeddings:
         self.path = CACHE_DIR / f"{name}.npz"
         self._mem: dict[str, np.ndarray] = {}
         if self.path.exists():
-            with np.load(self.path) as data:
-                self._mem = {k: data[k] for k in data.files}
+            try:
+                with np.load(self.path) as data:
+                    self._mem = {k: data[k] for k in data.files}
+            except (OSError, ValueError, zipfile.BadZipFile):
+                self._mem = {}  # a damaged cache only costs time
         self._dirty = False
 
     def _key(self, text: str, is_query: bool) -> str:
@@ -137,7 +148,63 @@ class CachedEmbeddings:
 
     def save(self) -> None:
         if self._dirty:
-            tmp = self.path.with_name(self.path.stem + ".tmp.npz")
+            # Another benchmark process may have saved vectors since we loaded: merge, never clobber.
+            if self.path.exists():
+                try:
+                    with np.load(self.path) as data:
+                        for k in data.files:
+                            if k not in self._mem:
+                                self._mem[k] = data[k]
+                except (OSError, ValueError, zipfile.BadZipFile):
+                    pass
+            tmp = self.path.with_name(f"{self.path.stem}.{os.getpid()}.tmp.npz")
             np.savez(tmp, **self._mem)
             tmp.replace(self.path)
             self._dirty = False
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Linear-interpolated percentile (numpy's default)."""
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q))
+
+
+def loadavg() -> list[float]:
+    """1, 5 and 15 minute load averages: other work on the machine skews timings."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+def write_json(path: Path | None, data: Any) -> None:
+    """Write a result file (when asked) and say where."""
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+
+
+def xquad_subset_file(lang: str, articles: int | None, folder: Path) -> Path:
+    """xquad.<lang>.json itself, or a copy holding only its first N articles (same file name)."""
+    source = XQUAD_DIR / f"xquad.{lang}.json"
+    if articles is None:
+        return source
+    data = json.loads(source.read_text(encoding="utf-8"))
+    data["data"] = data["data"][:articles]
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / source.name
+    target.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return target
+
+
+class Stopwatch:
+    """Wall and CPU seconds of a block: `with Stopwatch() as sw: ...; sw.wall, sw.cpu`."""
+
+    def __enter__(self) -> Stopwatch:
+        self._wall = time.perf_counter()
+        self._cpu = time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self._wall
+        self.cpu = time.process_time() - self._cpu
