@@ -15,8 +15,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
-SHARED = ROOT.parent / "shared"
-DEV_SET = SHARED / "eval" / "seed_qa_dev.jsonl"
 TEST_DATA = Path(__file__).resolve().parent / "data"
 
 if str(ROOT) not in sys.path:

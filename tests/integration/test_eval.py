@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from assistant.cli import app
 
-DEV_SET = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "seed_qa_dev.jsonl"
+DEV_SET = Path(__file__).resolve().parents[1] / "data" / "seed_qa_dev.jsonl"  # copy of shared/eval
 
 pytestmark = pytest.mark.integration
 
