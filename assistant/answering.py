@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .retrieval import Hit, tokenize
+from .retrieval import Hit, ascii_digits, tokenize
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -128,7 +128,8 @@ def assess(question: str, hits: Sequence[Hit], idf: dict[str, float] | None = No
     lang = question_language(question)
     best = max(hits, key=lambda h: h.similarity)
     joined = " ".join(h.text for h in hits)
-    numbers = tuple(n for n in dict.fromkeys(_NUMBER.findall(_ascii_digits(question))) if n not in _ascii_digits(joined))
+    joined = ascii_digits(joined)
+    numbers = tuple(n for n in dict.fromkeys(_NUMBER.findall(ascii_digits(question))) if n not in joined)
     same = [h for h in hits if h.language == lang]
     coverage = max((term_coverage(question, h.text, idf) for h in same), default=0.0)
     return Relevance(best.similarity, coverage, hits[0].language == lang, numbers)
@@ -168,10 +169,6 @@ def decline_reason(rel: Relevance, settings: Settings, language: str = "en") -> 
     if rel.missing_numbers and rel.coverage < _NUMBERS_WAIVED_COVERAGE:
         return f"the question's figures {list(rel.missing_numbers)} appear in no retrieved passage"
     return None
-
-
-def _ascii_digits(text: str) -> str:
-    return text.translate(str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789"))
 
 
 # --- extractive --------------------------------------------------------------------------------
@@ -253,10 +250,15 @@ class ExtractiveAnswerer:
         contexts = []
         for c in cands:
             context = c["text"]
-            if _ANAPHORA.match(c["text"].lstrip("“\"'(")):
-                prev = by_pos.get((c["path"], c["sentence_index"] - 1))
-                if prev is not None:
-                    context = prev["text"] + " " + context
+            # A sentence that leans on the one before it ("They'll start with…") is scored with,
+            # and answered together with, that antecedent.
+            c["antecedent"] = (
+                by_pos.get((c["path"], c["sentence_index"] - 1))
+                if _ANAPHORA.match(c["text"].lstrip("“\"'("))
+                else None
+            )
+            if c["antecedent"] is not None:
+                context = c["antecedent"]["text"] + " " + context
             contexts.append(context)
         # Words of the question that every candidate shares (the article's topic: "Japan",
         # "Canada") say little about which sentence answers; rare ones ("start", "mining") do.
@@ -297,10 +299,9 @@ class ExtractiveAnswerer:
             if any(x is c for x in chosen):
                 continue
             group = [c]
-            if _ANAPHORA.match(c["text"].lstrip("“\"'(")):
-                prev = by_pos.get((c["path"], c["sentence_index"] - 1))
-                if prev is not None and not any(x is prev for x in chosen):
-                    group.insert(0, prev)
+            prev = c["antecedent"]
+            if prev is not None and not any(x is prev for x in chosen):
+                group.insert(0, prev)
             chosen.extend(group)
         rank_of_path = {p: i for i, p in enumerate(paths)}
         chosen.sort(key=lambda c: (rank_of_path[c["path"]], c["start"]))

@@ -189,10 +189,13 @@ class Assistant:
         standalone = self._standalone(question, history, answerer)
         t_retrieve = time.perf_counter()
         query_vector = self.embeddings.embed_queries_array([standalone])[0]
-        hits = self.searcher.search(standalone, k, source=source, query_vector=query_vector)
+        # One index (one store version check) serves both the search and the decline decision.
+        index = self.searcher.keyword_index()
+        hits = self.searcher.search(
+            standalone, k, source=source, query_vector=query_vector, index=index
+        )
         timings = {"retrieve": elapsed_ms(t_retrieve)}
         lang = question_language(question)
-        index = self.searcher.keyword_index()
         reason = decline_reason(assess(standalone, hits, index.idf), self.settings, question_language(standalone))
 
         t_generate = time.perf_counter()

@@ -50,6 +50,11 @@ def normalize_token(token: str) -> str:
     return t
 
 
+def ascii_digits(text: str) -> str:
+    """Arabic-Indic and Persian digits as ASCII, so figures match across scripts."""
+    return text.translate(_DIGITS)
+
+
 def tokenize(text: str) -> list[str]:
     """Keyword tokens of a text, in any language we handle."""
     # Diacritics first: `\w` does not match Arabic combining marks, which would split words.
@@ -204,15 +209,16 @@ class HybridSearch:
         language: str | None = None,
         query_vector: Any = None,
         mode: Mode | None = None,
+        index: KeywordIndex | None = None,
     ) -> list[Hit]:
-        """Rank chunks for a query; `query_vector` lets callers reuse an embedding."""
+        """Rank chunks for a query; `query_vector` and `index` let callers reuse their own."""
         import numpy as np
 
         k = k or self.k
         mode = mode or self.mode
         source = source if source is not None else self.source
         language = language if language is not None else self.language
-        index = self.keyword_index()
+        index = index or self.keyword_index()
         if not len(index):
             return []
         paths = _matching_paths(index, source)
