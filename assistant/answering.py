@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .retrieval import Hit, ascii_digits, tokenize
+from .retrieval import Hit
+from .text import ascii_digits, tokenize
 
 if TYPE_CHECKING:
     from .config import Settings

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     corpus_dir: Path = Field(
         Path("seeds"), description="Folder ingested by `assistant ingest` with no paths given."
     )
+    cache_dir: Path | None = Field(
+        None,
+        description="Folder for local caches (sentence vectors; the keyword index in server mode); "
+        "default: data_dir/cache.",
+    )
     collection: str = Field(
         "articles", min_length=3, description="Chroma collection name (3+ characters)."
     )
@@ -125,6 +130,10 @@ class Settings(BaseSettings):
         if self.provider != "auto":
             return self.provider
         return "openai" if (self.openai_api_key or self.openai_base_url) else "extractive"
+
+    def resolved_cache_dir(self) -> Path:
+        """Where local caches live: cache_dir, else data_dir/cache."""
+        return self.cache_dir if self.cache_dir is not None else self.data_dir / "cache"
 
     def secrets(self) -> list[str]:
         """Values that must never reach any output."""

@@ -1,0 +1,59 @@
+"""Text analysis shared by ingest, the keyword index and the answerers: keyword tokens, Arabic
+normalisation, digit folding. The bottom of the module graph: it imports nothing of ours."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+_AR_DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
+_AR_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال")
+_STOP = frozenset(
+    """a an and are as at be been but by can could did do does for from had has have how i if in
+    into is it its of on or our so than that the their them then there these they this those to
+    was were what when where which who whom whose why will with would you your about after also
+    more most other over such under up very de la le les et des du
+    في من على إلى الى عن مع ما ماذا هل هو هي هذا هذه ذلك تلك التي الذي الذين كان كانت أن ان إن لم
+    لا قد كم كيف متى أين اين أي اي او أو ثم بين عند حتى كل بعد قبل منذ""".split()
+)
+
+
+def normalize_token(token: str) -> str:
+    """Fold case and Arabic spelling variants, strip the article and light suffixes."""
+    t = token.lower()
+    if any("\u0600" <= ch <= "\u06ff" for ch in t):
+        t = _AR_DIACRITICS.sub("", t)
+        t = t.replace("أ", "ا").replace("إ", "ا").replace("آ", "ا").replace("ى", "ي").replace("ة", "ه")
+        for prefix in _AR_PREFIXES:
+            if t.startswith(prefix) and len(t) - len(prefix) >= 3:
+                t = t[len(prefix) :]
+                break
+        if t.startswith("و") and len(t) >= 5:
+            t = t[1:]
+        return t
+    if len(t) > 4 and t.endswith("ies"):
+        return t[:-3] + "y"
+    if len(t) > 3 and t.endswith("s") and not t.endswith("ss"):
+        return t[:-1]
+    return t
+
+
+def ascii_digits(text: str) -> str:
+    """Arabic-Indic and Persian digits as ASCII, so figures match across scripts."""
+    return text.translate(_DIGITS)
+
+
+def tokenize(text: str) -> list[str]:
+    """Keyword tokens of a text, in any language we handle."""
+    # Diacritics first: `\w` does not match Arabic combining marks, which would split words.
+    text = _AR_DIACRITICS.sub("", unicodedata.normalize("NFKC", text)).translate(_DIGITS)
+    out = []
+    for raw in _TOKEN.findall(text):
+        if raw.lower() in _STOP or raw in _STOP:
+            continue
+        tok = normalize_token(raw)
+        if tok and tok not in _STOP and (len(tok) > 1 or tok.isdigit()):
+            out.append(tok)
+    return out
