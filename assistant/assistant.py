@@ -26,6 +26,7 @@ from .errors import ProviderError, UsageError
 from .ingest import IngestReport, ProgressFn, ingest
 from .retrieval import Hit, HybridSearch
 from .store import Store, StoredDocument
+from .text import strip_control
 
 MAX_QUESTION_CHARS = 4000
 _FOLLOW_UP = re.compile(
@@ -292,6 +293,8 @@ class ChatSession:
 
 
 def _check_question(question: str) -> str:
+    if isinstance(question, str):  # terminal control sequences are not part of any question
+        question = strip_control(question).replace("\t", " ")
     if not isinstance(question, str) or not question.strip():
         raise UsageError("the question is empty")
     question = question.strip()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from .errors import EXIT_DECLINED, EXIT_ERROR, EXIT_OK, AssistantError
+from .text import CONTROL_SEQUENCE
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -25,31 +26,52 @@ app = typer.Typer(
     help="Ask cited questions about critical-mineral and battery supply-chain articles, offline.\n\n"
     "Exit codes: 0 answered/ok, 1 error, 2 usage error, 3 declined (the articles do not say).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
 )
 
 _state: dict[str, Any] = {"debug": False, "overrides": {}, "secrets": []}
 
-# Terminal control sequences that document or model text must never smuggle to the terminal:
-# CSI (colours, cursor moves), OSC (titles, hyperlinks, clipboard), other ESC sequences, C0/C1.
-_CONTROL = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
-    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"
-    r"|\x1b[@-Z\\-_]?"
-    r"|\x9b[0-?]*[ -/]*[@-~]"
-    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
-)
+# Terminal control sequences that document or model text must never smuggle to the terminal.
+_CONTROL = CONTROL_SEQUENCE
+
+
+# Characters that reorder what the reader sees (bidirectional embeddings, overrides, isolates).
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# What a file name may not print raw: control characters, bidi controls, lone surrogates (bytes
+# of a name that is not UTF-8), line and paragraph separators.
+_NAME_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def safe(text: str) -> str:
     """Strip terminal control sequences and redact secrets from text bound for the terminal."""
-    text = _CONTROL.sub("", str(text))
+    text = _BIDI.sub("", _CONTROL.sub("", _printable(str(text))))
     for secret in _state["secrets"]:
         text = text.replace(secret, "***")
     return text
+
+
+def name(text: object) -> str:
+    """A file name for the terminal: control, bidi and newline characters escaped, visibly."""
+
+    def escape(match: re.Match[str]) -> str:
+        ch = match.group()
+        if "\ud800" <= ch <= "\udfff":  # a raw byte of a name that is not UTF-8
+            return f"\\x{ord(ch) - 0xDC00:02x}" if ord(ch) >= 0xDC80 else f"\\u{ord(ch):04x}"
+        return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch) or (
+            f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+        )
+
+    return _NAME_UNSAFE.sub(escape, str(text))
+
+
+def _printable(text: str) -> str:
+    """Lone surrogates (undecodable bytes from argv or a file name) as U+FFFD, never an encode error."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _stderr() -> Console:
@@ -67,8 +89,31 @@ def err(message: str, style: str = "") -> None:
 
 def out(text: str = "", end: str = "\n") -> None:
     """Data to stdout."""
-    sys.stdout.write(safe(text) + end)
-    sys.stdout.flush()
+    _write(safe(text) + end)
+
+
+def _write(text: str) -> None:
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        _silence_stdout()
+        from .errors import AssistantError as _Error
+
+        raise _Error(f"cannot write the output: {exc.strerror or exc}") from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 @contextlib.contextmanager
@@ -84,6 +129,10 @@ def boundary() -> Iterator[None]:
         raise typer.Exit(130) from None
     except typer.Exit:
         raise
+    except BrokenPipeError:
+        # The reader went away (`| head -1`): stop quietly.
+        _silence_stdout()
+        raise typer.Exit(EXIT_OK) from None
     except Exception as exc:
         if _state["debug"]:
             raise
@@ -101,7 +150,16 @@ def _assistant(**overrides: Any) -> Assistant:
 
 
 def _print_json(data: Any) -> None:
-    out(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    # json escapes C0 controls itself; C1, bidi controls and lone surrogates are escaped here too
+    # (they can only occur inside strings), so the output is lossless and safe on a terminal.
+    text = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    for secret in _state["secrets"]:
+        text = text.replace(secret, "***")
+    _write(text + "\n")
+
+
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 @app.callback()
@@ -114,16 +172,55 @@ def _root(
         str | None, typer.Option(help="Use a Chroma server at this host instead of --data-dir.")
     ] = None,
     chroma_port: Annotated[int | None, typer.Option(help="Chroma server port.")] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of unexpected errors and library warnings.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=lambda v: _print_version(v), help="Print the version."
+        ),
+    ] = False,
 ) -> None:
     """Global options."""
     _state["debug"] = debug
+    _setup_logging(debug)
     _state["overrides"] = {
         "data_dir": data_dir,
         "collection": collection,
         "chroma_host": chroma_host,
         "chroma_port": chroma_port,
     }
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        out(f"assistant {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+def _setup_logging(debug: bool) -> None:
+    """Our warnings as one line on stderr; libraries' (pypdf, chromadb, ...) only with --debug."""
+    import logging
+
+    class _Line(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno < logging.WARNING and not debug:
+                return
+            if not debug and not record.name.startswith("assistant"):
+                return
+            try:
+                where = "" if record.name.startswith("assistant") else f" ({record.name})"
+                err(f"{record.levelname.lower()}{where}: {record.getMessage()}", "yellow")
+            except Exception:  # noqa: BLE001 - a broken log record must not end the command
+                pass
+
+    logging.captureWarnings(True)
+    root = logging.getLogger()
+    root.handlers[:] = [_Line()]
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
 # --- ingest ---------------------------------------------------------------------------------------
@@ -145,9 +242,14 @@ def ingest(
         if explain is not None:
             _explain(explain, as_json)
             return
+        paths = [_arg_text(p) for p in paths] if paths else None
+        _check_inputs_exist(paths)
         _fail_fast_if_locked(dry_run)
+        if rebuild and not dry_run:
+            _set_aside_damaged_store()
         assistant = _assistant()
         report = _run_ingest(assistant, paths, rebuild=rebuild, prune=prune, dry_run=dry_run, quiet=as_json)
+        failed = _failed_inputs(paths or [str(assistant.settings.corpus_dir)], report)
         if as_json:
             _print_json(report.to_dict())
         else:
@@ -157,6 +259,56 @@ def ingest(
                 f"{report.removed} removed, {report.skipped} skipped; {report.chunks_embedded} chunks "
                 f"embedded in {report.seconds:.1f}s"
             )
+        if failed:
+            err(f"error: {failed}", "red")
+            raise typer.Exit(EXIT_ERROR)
+
+
+def _check_inputs_exist(paths: list[str] | None) -> None:
+    """A path or glob that names nothing is a usage error (exit 2), found before any work."""
+    from .documents import NOT_FOUND, NOTHING_MATCHES, discover
+    from .errors import UsageError
+
+    if not paths:
+        return
+    _, skipped = discover(paths)
+    for where, reason in skipped:
+        if reason == NOT_FOUND:
+            raise UsageError(f"{name(where)}: no such file or folder; nothing was ingested")
+        if reason == NOTHING_MATCHES:
+            raise UsageError(f"{name(where)}: the pattern matches nothing; nothing was ingested")
+
+
+def _failed_inputs(paths: list[str], report: Any) -> str:
+    """Why the ingest must exit 1, or "": nothing could be stored, or a file named was skipped."""
+    import os
+
+    stored = report.added + report.updated + report.unchanged + report.removed
+    if not stored:
+        what = "would be stored" if report.dry_run else "was stored"
+        return f"nothing {what}: every file was skipped (reasons above)" if report.skipped else (
+            f"nothing {what}: no supported files found"
+        )
+    named = {p for p in paths if not Path(p).is_dir()} | {
+        os.path.abspath(p) for p in paths if not Path(p).is_dir()
+    }
+    missed = [s["path"] for s in report.skipped_files if s["path"] in named]
+    if missed:
+        return f"{len(missed)} file(s) you named could not be stored: " + ", ".join(
+            name(m) for m in missed[:3]
+        ) + (" …" if len(missed) > 3 else "")
+    return ""
+
+
+def _set_aside_damaged_store() -> None:
+    from .config import load_settings
+    from .store import set_aside_damaged
+
+    settings = load_settings(**_state["overrides"])
+    if settings.chroma_host is None:
+        moved = set_aside_damaged(settings)
+        if moved is not None:
+            err(f"the damaged store was moved aside to {name(moved)}; building a new one", "yellow")
 
 
 def _fail_fast_if_locked(dry_run: bool) -> None:
@@ -198,18 +350,33 @@ def _run_ingest(assistant: Assistant, paths: Any, *, quiet: bool = False, **kw: 
             task["chunks"] = 0
         elif event == "advance" and "id" in task:
             task["chunks"] += info.get("chunks", 0)
-            progress.update(task["id"], advance=1, chunks=task["chunks"], description=safe(Path(info["path"]).name))
+            progress.update(task["id"], advance=1, chunks=task["chunks"], description=name(Path(info["path"]).name))
         elif event == "skip":
-            progress.console.print(f"skipped {safe(info['path'])}: {safe(info['reason'])}", style="yellow", markup=False)
+            progress.console.print(
+                f"skipped {name(info['path'])}: {safe(info['reason'])}", style="yellow", markup=False
+            )
 
     with progress:
         return assistant.ingest(paths or None, progress=notify, **kw)
 
 
 def _explain(path: Path, as_json: bool) -> None:
-    from .documents import load_document
+    from .documents import file_problem, load_document, unsupported
+    from .errors import DocumentError, UsageError
 
-    doc = load_document(path)
+    problem = file_problem(path)
+    if problem is not None:
+        if not path.exists() and not path.is_symlink():
+            raise UsageError(f"{name(path)}: no such file")
+        raise DocumentError(f"{name(path)}: {unsupported(path) if problem == 'unsupported' else problem}")
+    try:
+        doc = load_document(path)
+    except DocumentError as exc:
+        raise DocumentError(f"{name(path)}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - the same rule as ingest: one line, not a traceback
+        from .ingest import skip_reason
+
+        raise DocumentError(f"{name(path)}: {skip_reason(exc)}") from None
     if as_json:
         _print_json(
             {
@@ -221,7 +388,7 @@ def _explain(path: Path, as_json: bool) -> None:
             }
         )
         return
-    out(f"{doc.source}: title {doc.title!r}, language {doc.language}, {len(doc.text)} characters kept")
+    out(f"{name(doc.source)}: title {doc.title!r}, language {doc.language}, {len(doc.text)} characters kept")
     if not doc.removed:
         out("nothing removed")
     for r in doc.removed:
@@ -247,7 +414,7 @@ def sources(
             err("the store is empty: run `assistant ingest`")
             return
         for d in docs:
-            out(f"{d.source}\t{d.language}\t{d.chunks} chunks\t{d.title}")
+            out(f"{name(d.source)}\t{d.language}\t{d.chunks} chunks\t{d.title}")
 
 
 @app.command()
@@ -260,8 +427,10 @@ def search(
 ) -> None:
     """Show the chunks retrieval ranks highest for a query."""
     with boundary():
+        query = _arg_text(query)
         assistant = _assistant()
         _auto_ingest(assistant)
+        _check_source_filter(assistant, source)
         hits = assistant.search(query, k, source=source, language=language)
         rows = [
             {
@@ -286,16 +455,53 @@ def search(
             err("no matching chunks")
         for r in rows:
             out(
-                f"#{r['rank']}  score {r['score']:.3f}  {r['source']}  {r['chunk_id']}  [{r['start']}:{r['end']}]"
+                f"#{r['rank']}  score {r['score']:.3f}  {name(r['source'])}  {r['chunk_id']}  [{r['start']}:{r['end']}]"
             )
             out("    " + " ".join(str(r["text"]).split()))
 
 
 def _auto_ingest(assistant: Assistant) -> None:
-    """First run: ingest the corpus dir when the store is empty."""
-    if assistant.store.count() == 0 and Path(assistant.settings.corpus_dir).is_dir():
-        err(f"the store is empty; ingesting {assistant.settings.corpus_dir}/ first")
+    """First run: ingest the corpus dir when the store is empty; else say that nothing is indexed."""
+    from .errors import StoreError
+
+    store = assistant.store
+    if store.count() > 0:
+        return
+    others = sorted(
+        n for n in store._collection_names() if not n.endswith("-sentences") and n != store.settings.collection
+    )
+    if others and not store.exists():
+        raise StoreError(
+            f"there is no collection {store.settings.collection!r} in {name(store.location)} (it has "
+            f"{', '.join(repr(o) for o in others[:5])}): check --collection / ASSISTANT_COLLECTION, "
+            "or run `assistant ingest PATH` to create it"
+        )
+    corpus = Path(assistant.settings.corpus_dir)
+    if corpus.is_dir():
+        err(f"the store is empty; ingesting {name(corpus)}/ first")
         _run_ingest(assistant, None)
+        if store.count() > 0:
+            return
+    raise StoreError("nothing is indexed yet: run `assistant ingest PATH`")
+
+
+def _check_source_filter(assistant: Assistant, source: str | None) -> None:
+    """A --source glob that matches no document is an error, not a decline."""
+    import fnmatch
+
+    from .errors import UsageError
+
+    if not source:
+        return
+    for d in assistant.sources():
+        if fnmatch.fnmatch(d.source, source) or fnmatch.fnmatch(d.path, source) or source in d.source:
+            return
+    raise UsageError(f"--source {name(source)!r} matches no document in the store: `assistant sources` lists them")
+
+
+def _arg_text(text: str) -> str:
+    """A command-line argument whose bytes are not UTF-8 (lone surrogates), made valid: U+FFFD."""
+    return _printable(text)
 
 
 # --- ask ------------------------------------------------------------------------------------------
@@ -317,6 +523,7 @@ def ask(
             from .errors import UsageError
 
             raise UsageError(f"unknown provider {provider!r}: use auto, openai or extractive")
+        question = _arg_text(question)
         if not question.strip():
             from .errors import UsageError
 
@@ -324,6 +531,7 @@ def ask(
         assistant = _assistant()
         assistant.answerer(provider, model)  # fail fast on a missing key, before any first-run ingest
         _auto_ingest(assistant)
+        _check_source_filter(assistant, source)
         answer = None
         streamed = False
         try:
@@ -354,7 +562,7 @@ def _print_sources(answer: Answer, show_context: bool = False) -> None:
     if show_context:
         err("context:", "bold")
         for i, h in enumerate(answer.context, 1):
-            err(f"[{i}] {h.source} {h.chunk_id} [{h.start}:{h.end}] score {h.score:.3f}")
+            err(f"[{i}] {name(h.source)} {h.chunk_id} [{h.start}:{h.end}] score {h.score:.3f}")
             err("    " + " ".join(h.text.split()))
     if answer.dropped_markers:
         err(f"dropped citation markers that point at no source: {answer.dropped_markers}", "yellow")
@@ -365,7 +573,7 @@ def _print_sources(answer: Answer, show_context: bool = False) -> None:
     if answer.citations:
         err("sources:", "bold")
     for c in answer.citations:
-        err(f"[{c.n}] {c.title} — {c.source}  chunk {c.chunk_id}  chars {c.start}–{c.end}")
+        err(f"[{c.n}] {c.title} — {name(c.source)}  chunk {c.chunk_id}  chars {c.start}–{c.end}")
         err(f"    “{' '.join(c.quote.split())}”", "dim")
     err(f"({answer.provider}: {answer.model}, {answer.timings_ms.get('total', 0):.0f} ms)", "dim")
 
@@ -390,6 +598,7 @@ def chat(
         assistant = _assistant()
         assistant.answerer(provider, model)  # fail fast on a bad provider or missing key
         _auto_ingest(assistant)
+        _check_source_filter(assistant, source)
         session = assistant.chat(k=k, provider=provider, model=model, source=source)
         interactive = sys.stdin.isatty() and sys.stdout.isatty()
         read = _prompt_reader(assistant) if interactive else _pipe_reader()
@@ -402,7 +611,7 @@ def chat(
                 break
             except KeyboardInterrupt:
                 continue
-            line = line.strip()
+            line = _arg_text(line).strip()
             if not line:
                 continue
             if line.startswith("/"):
@@ -420,7 +629,7 @@ def chat(
                     else:
                         _print_sources(session.last)
                 else:
-                    err(f"unknown command {cmd}; /help lists them", "yellow")
+                    err(f"unknown command {name(cmd)}; /help lists them", "yellow")
                 continue
             _chat_turn(session, line)
 
@@ -445,9 +654,20 @@ def _chat_turn(session: Any, line: str) -> None:
         if streamed:
             out()
         err(f"error: {exc}", "red")
+    except (BrokenPipeError, typer.Exit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a chat session survives any line
+        if _state["debug"]:
+            raise
+        if streamed:
+            out()
+        err(f"error: this question failed ({type(exc).__name__}: {exc}); ask another", "red")
 
 
 def _pipe_reader() -> Any:
+    with contextlib.suppress(AttributeError, ValueError):
+        sys.stdin.reconfigure(errors="replace")  # type: ignore[union-attr]
+
     def read() -> str:
         line = sys.stdin.readline()
         if not line:
@@ -517,7 +737,13 @@ def eval_(
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="replace")  # type: ignore[union-attr]
+    try:
+        app()
+    except BrokenPipeError:  # raised outside a command's boundary (help, completion)
+        _silence_stdout()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -11,6 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from .errors import UsageError
 
 Provider = Literal["auto", "openai", "extractive"]
+_COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]")
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+log = logging.getLogger(__name__)
 EmbeddingsBackend = Literal["local", "openai"]
 
 
@@ -40,6 +46,12 @@ class Settings(BaseSettings):
     collection: str = Field(
         "articles", min_length=3, description="Chroma collection name (3+ characters)."
     )
+    max_file_mb: float = Field(
+        20.0,
+        gt=0,
+        description="Files larger than this many megabytes are skipped by ingest (a news article "
+        "is well under 1 MB; a huge file would take hours to embed).",
+    )
 
     # --- embeddings ----------------------------------------------------------------------------
     embeddings: EmbeddingsBackend = Field(
@@ -68,6 +80,9 @@ class Settings(BaseSettings):
         None, description="Chroma server host; when set, the server is used instead of data_dir."
     )
     chroma_port: int = Field(8000, ge=1, le=65535, description="Chroma server port.")
+    chroma_timeout: float = Field(
+        30.0, gt=0, description="Seconds to wait for the Chroma server to connect or answer."
+    )
 
     # --- answering ------------------------------------------------------------------------------
     provider: Provider = Field(
@@ -119,6 +134,17 @@ class Settings(BaseSettings):
     def _blank_key_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("collection")
+    @classmethod
+    def _chroma_name(cls, value: str) -> str:
+        # Chroma's own rule, checked here so a bad name is a usage error, not a store failure.
+        if not _COLLECTION_NAME.fullmatch(value) or ".." in value or _IPV4.fullmatch(value):
+            raise ValueError(
+                "use 3-63 characters: letters, digits, '.', '_' or '-', starting and ending "
+                "with a letter or digit"
+            )
+        return value
+
     @model_validator(mode="after")
     def _check_overlap(self) -> Settings:
         if self.chunk_overlap * 2 >= self.chunk_tokens:
@@ -135,6 +161,10 @@ class Settings(BaseSettings):
         """Where local caches live: cache_dir, else data_dir/cache."""
         return self.cache_dir if self.cache_dir is not None else self.data_dir / "cache"
 
+    def max_file_bytes(self) -> int:
+        """max_file_mb in bytes."""
+        return int(self.max_file_mb * 1_000_000)
+
     def secrets(self) -> list[str]:
         """Values that must never reach any output."""
         key = self.openai_api_key.get_secret_value() if self.openai_api_key else ""
@@ -147,8 +177,40 @@ def load_settings(**overrides: object) -> Settings:
 
     clean = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return Settings(**clean)  # type: ignore[arg-type]
+        try:
+            return Settings(**clean)  # type: ignore[arg-type]
+        except UnicodeDecodeError as exc:
+            # A .env with a bad byte: read it with the byte replaced rather than failing.
+            log.warning(
+                ".env is not valid UTF-8 (bad byte at offset %d); read it with the bad bytes "
+                "replaced: re-save it as UTF-8",
+                exc.start,
+            )
+            return Settings(_env_file=None, **{**_dotenv_fields(Path(".env")), **clean})  # type: ignore[arg-type,call-arg]
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
         raise UsageError(f"invalid setting {where}: {first.get('msg')}") from None
+
+
+def _dotenv_fields(path: Path) -> dict[str, Any]:
+    """Settings from a .env that is not valid UTF-8 (bad bytes replaced); the environment wins."""
+    import io
+
+    from dotenv import dotenv_values
+
+    try:
+        text = path.read_bytes().decode("utf-8", "replace")
+    except OSError:
+        return {}
+    names = {name for name in Settings.model_fields}
+    fields: dict[str, Any] = {}
+    for key, value in dotenv_values(stream=io.StringIO(text)).items():
+        if value is None or key in os.environ:
+            continue
+        upper = key.upper()
+        if upper in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+            fields[upper.lower()] = value
+        elif upper.startswith("ASSISTANT_") and upper[10:].lower() in names:
+            fields[upper[10:].lower()] = value
+    return fields

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import glob
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,53 +44,144 @@ class Document:
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 
-def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Expand files, folders and globs into supported files, and report what was skipped."""
+def discover(
+    paths: Sequence[str | Path], *, max_bytes: int | None = None
+) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Expand files, folders and globs into supported regular files, and report what was skipped.
+
+    Nothing is opened here: every decision comes from ``lstat``/``stat``, so a named pipe, a
+    socket or a device is skipped without blocking, and ``max_bytes`` refuses oversized files
+    before they are read (``ingest --dry-run`` reports the same).
+    """
     found: set[Path] = set()
     skipped: list[tuple[str, str]] = []
+
+    def consider(path: Path, name: str, *, explicit: bool) -> None:
+        reason = file_problem(path, max_bytes)
+        if reason is None:
+            found.add(_absolute(path))
+        elif explicit or reason != _UNSUPPORTED:
+            skipped.append((name, reason if reason != _UNSUPPORTED else unsupported(path)))
+
     for item in paths:
         name = str(item)
         path = Path(os.path.expanduser(name))
-        if path.is_dir():
-            files = _walk(path)
-            if not files:
+        kind = _kind(path)
+        if kind == "dir":
+            files, problems = _walk(path, max_bytes)
+            if not files and not problems:
                 skipped.append((name, "no supported files in folder"))
             found.update(files)
-        elif path.is_file():
-            if path.suffix.lower() in SUPPORTED_SUFFIXES:
-                found.add(_absolute(path))
-            else:
-                skipped.append((name, f"unsupported file type {_suffix_label(path)}"))
+            skipped.extend(problems)
+        elif kind != "missing":
+            consider(path, name, explicit=True)
         elif _GLOB_CHARS.search(name):
             matches = sorted(glob.glob(os.path.expanduser(name), recursive=True))
-            files = set()
+            before = len(found)
+            problems_before = len(skipped)
             for match in matches:
                 mpath = Path(match)
-                if mpath.is_dir():
-                    files.update(_walk(mpath))
-                elif mpath.is_file() and mpath.suffix.lower() in SUPPORTED_SUFFIXES:
-                    files.add(_absolute(mpath))
+                if _kind(mpath) == "dir":
+                    files, problems = _walk(mpath, max_bytes)
+                    found.update(files)
+                    skipped.extend(problems)
+                else:
+                    consider(mpath, match, explicit=False)
             if not matches:
-                skipped.append((name, "pattern matches nothing"))
-            elif not files:
+                skipped.append((name, NOTHING_MATCHES))
+            elif len(found) == before and len(skipped) == problems_before:
                 skipped.append((name, "pattern matches no supported files"))
-            found.update(files)
         else:
-            skipped.append((name, "not found"))
+            skipped.append((name, NOT_FOUND))
     return sorted(found), skipped
 
 
-def _walk(folder: Path) -> set[Path]:
+# discover's reasons for an argument that names nothing (the CLI exits 2 on them).
+NOT_FOUND = "not found"
+NOTHING_MATCHES = "pattern matches nothing"
+_UNSUPPORTED = "unsupported"
+
+
+def unsupported(path: Path) -> str:
+    """The skip reason for a file of a type we do not read."""
+    return f"unsupported file type {_suffix_label(path)}"
+
+
+def _kind(path: Path) -> str:
+    """'dir', 'missing' or 'other' (without following a symlink loop forever)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        try:
+            path.lstat()
+        except OSError:
+            return "missing"
+        return "other"  # a dangling symlink or a loop: file_problem names it
+    return "dir" if stat.S_ISDIR(mode) else "other"
+
+
+def file_problem(path: Path, max_bytes: int | None = None) -> str | None:
+    """Why `path` cannot be ingested (not opened: decided from its metadata), or None."""
+    try:
+        name = os.fsdecode(path)
+        name.encode("utf-8")
+    except UnicodeError:
+        return "the file name is not valid UTF-8: rename it"
+    try:
+        link = path.lstat()
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}"
+    try:
+        info = path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symlink loop"
+        if stat.S_ISLNK(link.st_mode):
+            return "dangling symlink (its target does not exist)"
+        return f"cannot be read: {exc.strerror or exc}"
+    mode = info.st_mode
+    if stat.S_ISDIR(mode):
+        return "a folder, not a file"
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a named pipe (FIFO)"
+            if stat.S_ISFIFO(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a special file"
+        )
+        return f"not a regular file: {kind}"
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        return _UNSUPPORTED
+    if max_bytes is not None and info.st_size > max_bytes:
+        return (
+            f"too large ({info.st_size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:g} MB: "
+            "raise ASSISTANT_MAX_FILE_MB to ingest it)"
+        )
+    if not os.access(path, os.R_OK):
+        return "cannot be read: permission denied"
+    return None
+
+
+def _walk(folder: Path, max_bytes: int | None = None) -> tuple[set[Path], list[tuple[str, str]]]:
     files: set[Path] = set()
+    problems: list[tuple[str, str]] = []
     for root, dirs, names in os.walk(folder):
         # Hidden folders are VCS metadata, caches and editor state, never articles.
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in names:
-            if name.startswith("."):
+            if name.startswith(".") or Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
                 continue
-            if Path(name).suffix.lower() in SUPPORTED_SUFFIXES:
-                files.add(_absolute(Path(root) / name))
-    return files
+            path = Path(root) / name
+            reason = file_problem(path, max_bytes)
+            if reason is None:
+                files.add(_absolute(path))
+            else:
+                problems.append((str(path), reason))
+        # A sub-folder named like an article (x.txt/) is walked like any folder, not read.
+    return files, problems
 
 
 def _absolute(path: Path) -> Path:

@@ -88,6 +88,13 @@ def translate(exc: BaseException, what: str) -> AssistantError | None:
     # langchain-openai re-raises openai's errors as subclasses defined in its own modules.
     if module.startswith("openai") or (openai is not None and isinstance(exc, openai.OpenAIError)):
         return _translate_openai(exc, what)
+    if (module.startswith("httpx") or module.startswith("httpcore")) and what == "Chroma":
+        if "Timeout" in name:
+            return StoreError(
+                f"the Chroma server did not answer in time ({name}): check the server, or raise "
+                "ASSISTANT_CHROMA_TIMEOUT"
+            )
+        return StoreError(f"cannot reach the Chroma server ({name}): {_short(exc)}")
     if module.startswith("httpx") or module.startswith("httpcore"):
         return ProviderError(f"{what}: network error ({name}): {_short(exc)}")
     if module.startswith("chromadb"):

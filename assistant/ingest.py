@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -120,13 +120,15 @@ def ingest(
     notify = progress or (lambda *a, **k: None)
     report = IngestReport(dry_run=dry_run)
 
-    files, skipped = discover(paths)
+    files, skipped = discover(paths, max_bytes=settings.max_file_bytes())
     for where, reason in skipped:
         report.skipped_files.append({"path": str(where), "reason": reason})
         notify("skip", path=str(where), reason=reason)
 
     # A dry run writes nothing, so it neither takes the lock nor creates the data dir.
-    with contextlib.nullcontext() if dry_run else store.write_lock():
+    # Ctrl-C is held back while a document's rows are written and acted on at the next safe point.
+    lock = contextlib.nullcontext() if dry_run else store.write_lock()
+    with lock, DeferredInterrupt() as interrupts:
         # --rebuild drops the old collections only once the first document has been embedded:
         # a model that cannot embed at all (bad key, server down) then leaves the store as it was.
         # (A failure after that first document still leaves a partial store: re-run --rebuild.)
@@ -146,27 +148,28 @@ def ingest(
                 return
             texts = [r["text"] for _, _, _, cr, sr in batch for r in (*cr, *sr)]
             t0 = time.perf_counter()
-            vectors = embeddings.embed_passages_array(texts) if not dry_run else None
+            vectors = None if dry_run else embed_interruptibly(embeddings, texts)
             report.embed_seconds += time.perf_counter() - t0
             offset = 0
             for doc, abs_path, status, chunk_rows, sentence_rows in batch:
                 n, m = len(chunk_rows), len(sentence_rows)
                 if vectors is not None:
-                    if pending_reset:
-                        store.reset()
-                        pending_reset = False
-                    store.replace_document(
-                        abs_path,
-                        [
-                            Record(r["id"], r["text"], r["metadata"], vectors[offset + i])
-                            for i, r in enumerate(chunk_rows)
-                        ],
-                        [
-                            Record(r["id"], r["text"], r["metadata"], vectors[offset + n + i])
-                            for i, r in enumerate(sentence_rows)
-                        ],
-                    )
-                    changed = True
+                    with interrupts.writing():  # a document is written whole
+                        if pending_reset:
+                            store.reset()
+                            pending_reset = False
+                        store.replace_document(
+                            abs_path,
+                            [
+                                Record(r["id"], r["text"], r["metadata"], vectors[offset + i])
+                                for i, r in enumerate(chunk_rows)
+                            ],
+                            [
+                                Record(r["id"], r["text"], r["metadata"], vectors[offset + n + i])
+                                for i, r in enumerate(sentence_rows)
+                            ],
+                        )
+                        changed = True
                     report.tokens_embedded += sum(r["metadata"]["tokens"] for r in chunk_rows)
                 offset += n + m
                 report.chunks_embedded += n
@@ -190,12 +193,17 @@ def ingest(
             abs_path = os.path.abspath(file)
             try:
                 doc = load_document(file, source=display_source(file))
-            except DocumentError as exc:
-                report.skipped_files.append({"path": str(file), "reason": str(exc)})
-                notify("skip", path=str(file), reason=str(exc))
+                previous = known.get(abs_path)
+                if previous is None or previous.sha256 != doc.sha256 or rebuild:
+                    chunk_rows, sentence_rows = build_records(doc, settings)
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one file never takes the others down
+                reason = str(exc) if isinstance(exc, DocumentError) else skip_reason(exc)
+                report.skipped_files.append({"path": str(file), "reason": reason})
+                notify("skip", path=str(file), reason=reason)
                 notify("advance", path=str(file), chunks=0)
                 continue
-            previous = known.get(abs_path)
             if previous is not None and previous.sha256 == doc.sha256 and not rebuild:
                 report.unchanged += 1
                 report.documents.append(
@@ -203,8 +211,10 @@ def ingest(
                 )
                 notify("advance", path=doc.source, chunks=0)
                 continue
-            chunk_rows, sentence_rows = build_records(doc, settings)
             if not chunk_rows:
+                reason = "no text to index after cleaning"
+                report.skipped_files.append({"path": str(file), "reason": reason})
+                notify("skip", path=str(file), reason=reason)
                 notify("advance", path=doc.source, chunks=0)
                 continue
             status = "updated" if previous is not None else "added"
@@ -221,14 +231,100 @@ def ingest(
                     {"source": gone.source, "status": "removed", "chunks": gone.chunks}
                 )
                 if not dry_run:
-                    store.delete_document(gone.path)
-                    changed = True
+                    with interrupts.writing():
+                        store.delete_document(gone.path)
+                        changed = True
         # pending_reset still set: nothing could be embedded (no file found, every file skipped),
         # so the old collections stay: a mistyped path must not wipe the store.
         if changed:
-            store.bump_version()
+            with interrupts.writing():
+                store.bump_version()
 
     report.skipped = len(report.skipped_files)
     report.seconds = round(time.perf_counter() - started, 3)
     report.embed_seconds = round(report.embed_seconds, 3)
     return report
+
+
+def skip_reason(exc: BaseException) -> str:
+    """One line saying why a file was skipped, for an error that is not a DocumentError."""
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= 160 else text[:159] + "…"
+    return f"could not be read ({type(exc).__name__}{': ' + text if text else ''})"
+
+
+def embed_interruptibly(embeddings: Any, texts: list[str]) -> Any:
+    """Embed in a worker thread, so Ctrl-C interrupts at once instead of after the engine's call.
+
+    The engine runs in C and the main thread only handles a signal between Python instructions;
+    waiting in short joins keeps it responsive. Nothing is written while embedding, so the
+    abandoned worker (a daemon thread) leaves nothing behind.
+    """
+    import threading
+
+    result: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            result["vectors"] = embeddings.embed_passages_array(texts)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            result["error"] = exc
+
+    worker = threading.Thread(target=work, name="embed", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.1)
+    if "error" in result:
+        raise result["error"]
+    return result["vectors"]
+
+
+class DeferredInterrupt:
+    """Ctrl-C interrupts at once, except inside `writing()`: there it waits for the block's end.
+
+    So a document's rows are written whole or not at all. A second Ctrl-C inside a write
+    interrupts at once. Only the main thread can install signal handlers; elsewhere (a server
+    thread, a notebook worker) this does nothing and SIGINT keeps its default behaviour.
+    """
+
+    def __init__(self) -> None:
+        self.pending = False
+        self._writing = False
+        self._previous: Any = None
+        self._installed = False
+
+    def __enter__(self) -> DeferredInterrupt:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self._previous = signal.signal(signal.SIGINT, self._handle)
+                self._installed = True
+            except (ValueError, OSError):  # pragma: no cover - not in the main interpreter
+                self._installed = False
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        import signal
+
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+            self._installed = False
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self._writing and not self.pending:
+            self.pending = True
+            return
+        raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold Ctrl-C back until the block ends, then act on it."""
+        self._writing = True
+        try:
+            yield
+        finally:
+            self._writing = False
+        if self.pending:
+            raise KeyboardInterrupt

@@ -18,12 +18,14 @@ PROMPTS: dict[str, frozenset[str]] = {
 
 
 def default_prompts_dir() -> Path:
-    """prompts/ beside the package (the repo's top-level folder, also shipped in the wheel)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "prompts", here / "prompts"):
-        if candidate.is_dir():
-            return candidate
-    return here.parent / "prompts"
+    """The prompts shipped in the package (assistant/prompts/ in the wheel), else the repo's
+    top-level prompts/ (an editable install or a source checkout)."""
+    from importlib.resources import files
+
+    shipped = Path(str(files("assistant").joinpath("prompts")))
+    if (shipped / "system.txt").is_file():
+        return shipped
+    return Path(__file__).resolve().parent.parent / "prompts"
 
 
 @functools.lru_cache(maxsize=32)

@@ -100,11 +100,9 @@ class Store:
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         try:
             if self.is_server:
-                return chromadb.HttpClient(
-                    host=str(self.settings.chroma_host),
-                    port=self.settings.chroma_port,
-                    settings=chroma_settings,
-                )
+                return self._make_http_client(chroma_settings)
+            check_data_dir(self.settings, write=False)
+            check_not_damaged(self.settings)
             path = self.settings.data_dir / "chroma"
             path.mkdir(parents=True, exist_ok=True)
             return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
@@ -115,7 +113,39 @@ class Store:
                 f"cannot open the store at {self.location}: {_first_line(exc)}"
             ) from exc
 
+    def _make_http_client(self, chroma_settings: Any) -> Any:
+        """A server client whose requests give up after ASSISTANT_CHROMA_TIMEOUT seconds.
+
+        chromadb's HTTP session waits forever and already talks to the server while it is built,
+        so the server is probed first with the timeout, and the session then gets it too.
+        """
+        import chromadb
+        import httpx
+
+        timeout = httpx.Timeout(self.settings.chroma_timeout)
+        url = f"http://{self.settings.chroma_host}:{self.settings.chroma_port}/api/v2/heartbeat"
+        try:
+            httpx.get(url, timeout=timeout)
+        except httpx.TimeoutException as exc:
+            raise StoreError(
+                f"the {self.location} did not answer within {self.settings.chroma_timeout:g} s "
+                "(ASSISTANT_CHROMA_TIMEOUT): check that a Chroma server runs there"
+            ) from exc
+        except httpx.HTTPError:
+            pass  # unreachable or refused: chromadb's own error below says so
+        client = chromadb.HttpClient(
+            host=str(self.settings.chroma_host),
+            port=self.settings.chroma_port,
+            settings=chroma_settings,
+        )
+        session = getattr(getattr(client, "_server", None), "_session", None)
+        if session is not None:
+            session.timeout = timeout
+        return client
+
     def _collection_names(self) -> set[str]:
+        if self._client is None and not self.is_server:
+            check_data_dir(self.settings, write=False)
         if (
             self._client is None
             and not self.is_server
@@ -366,9 +396,15 @@ class Store:
         if self.is_server:  # the server serialises writes itself
             yield
             return
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        check_data_dir(self.settings, write=True)
         lock_path = Path(self.settings.data_dir) / "write.lock"
-        handle = open(lock_path, "a+")  # noqa: SIM115 - held for the block's duration
+        try:
+            handle = open(lock_path, "a+")  # noqa: SIM115 - held for the block's duration
+        except OSError as exc:
+            raise StoreError(
+                f"cannot take the write lock {lock_path}: {exc.strerror or exc}; "
+                "it must be a file the assistant can write (remove whatever is there)"
+            ) from None
         try:
             _acquire(handle, lock_path)
             handle.seek(0)
@@ -414,3 +450,88 @@ def _release(handle: Any) -> None:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:200] if text else type(exc).__name__
+
+
+def check_data_dir(settings: Settings, *, write: bool) -> None:
+    """Fail with a one-line StoreError unless data_dir can hold the store (created when writing).
+
+    A folder that does not exist yet is fine for reading (the store is empty); a regular file,
+    a device, a path under a file or an unwritable place is named, never taken for an empty store.
+    """
+    folder = Path(settings.data_dir)
+    where = f"ASSISTANT_DATA_DIR (--data-dir) is {folder}"
+    try:
+        info = folder.stat()
+    except FileNotFoundError:
+        info = None
+    except NotADirectoryError:
+        raise StoreError(f"{where}, which is under a file, not a folder: choose a folder") from None
+    except OSError as exc:
+        raise StoreError(f"{where}, which cannot be used: {exc.strerror or exc}") from None
+    if info is not None:
+        import stat
+
+        if not stat.S_ISDIR(info.st_mode):
+            raise StoreError(f"{where}, which is not a folder: choose a folder") from None
+        needed = os.R_OK | os.X_OK | (os.W_OK if write else 0)
+        if not os.access(folder, needed):
+            raise StoreError(
+                f"{where}, which is not {'writable' if write else 'readable'}: "
+                "check its permissions or choose another folder"
+            )
+        return
+    if not write:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"{where}, which cannot be created: {exc.strerror or exc}") from None
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_not_damaged(settings: Settings) -> None:
+    """Refuse a chroma.sqlite3 that is empty or not SQLite: Chroma would silently start afresh."""
+    db = Path(settings.data_dir) / "chroma" / "chroma.sqlite3"
+    try:
+        with open(db, "rb") as fh:
+            head = fh.read(len(_SQLITE_MAGIC))
+    except FileNotFoundError:
+        return
+    except IsADirectoryError:
+        head = b"(a folder)"
+    except OSError as exc:
+        raise StoreError(f"the store at {db.parent} cannot be read: {exc.strerror or exc}") from None
+    if head == _SQLITE_MAGIC:
+        return
+    what = "is empty (0 bytes)" if not head else "is not an SQLite database"
+    raise StoreError(
+        f"the store at {db.parent} is damaged: chroma.sqlite3 {what}. "
+        "Run `assistant ingest --rebuild` to set it aside and build a new one"
+    )
+
+
+def set_aside_damaged(settings: Settings) -> Path | None:
+    """For --rebuild: move a damaged store folder aside (kept, never deleted); return where."""
+    try:
+        check_not_damaged(settings)
+        return None
+    except StoreError:
+        pass
+    folder = Path(settings.data_dir) / "chroma"
+    target = folder.with_name(f"chroma.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        folder.rename(target)
+    except OSError as exc:
+        raise StoreError(f"cannot move the damaged store {folder} aside: {exc.strerror or exc}") from None
+    return target
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if "Timeout" in type(seen).__name__ or isinstance(seen, TimeoutError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

@@ -57,3 +57,20 @@ def tokenize(text: str) -> list[str]:
         if tok and tok not in _STOP and (len(tok) > 1 or tok.isdigit()):
             out.append(tok)
     return out
+
+
+# Terminal control sequences: CSI (colours, cursor moves), OSC (titles, hyperlinks, clipboard),
+# other ESC sequences, and the remaining C0/C1 control characters (tab and newline kept).
+CONTROL_SEQUENCE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"
+    r"|\x1b[@-Z\\-_]?"
+    r"|\x9b[0-?]*[ -/]*[@-~]"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+
+
+def strip_control(text: str) -> str:
+    """Text without terminal control sequences (so `ESC[31m` never reads as the figure 31)."""
+    return CONTROL_SEQUENCE.sub("", text)

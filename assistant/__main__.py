@@ -1,0 +1,5 @@
+"""`python -m assistant`: the same CLI as the `assistant` command."""
+
+from .cli import main
+
+main()
