@@ -197,7 +197,8 @@ def _print_version(value: bool) -> None:
     if value:
         from . import __version__
 
-        out(f"assistant {__version__}")
+        with boundary():
+            out(f"assistant {__version__}")
         raise typer.Exit(EXIT_OK)
 
 
@@ -271,6 +272,8 @@ def _check_inputs_exist(paths: list[str] | None) -> None:
 
     if not paths:
         return
+    if any(not p.strip() for p in paths):
+        raise UsageError("an empty path was given; nothing was ingested")
     _, skipped = discover(paths)
     for where, reason in skipped:
         if reason == NOT_FOUND:
@@ -404,7 +407,9 @@ def sources(
 ) -> None:
     """List the documents in the store."""
     with boundary():
-        docs = _assistant().sources()
+        assistant = _assistant()
+        _check_collection(assistant.store)
+        docs = assistant.sources()
         if as_json:
             _print_json(
                 [{"source": d.source, "title": d.title, "language": d.language, "chunks": d.chunks} for d in docs]
@@ -467,15 +472,7 @@ def _auto_ingest(assistant: Assistant) -> None:
     store = assistant.store
     if store.count() > 0:
         return
-    others = sorted(
-        n for n in store._collection_names() if not n.endswith("-sentences") and n != store.settings.collection
-    )
-    if others and not store.exists():
-        raise StoreError(
-            f"there is no collection {store.settings.collection!r} in {name(store.location)} (it has "
-            f"{', '.join(repr(o) for o in others[:5])}): check --collection / ASSISTANT_COLLECTION, "
-            "or run `assistant ingest PATH` to create it"
-        )
+    _check_collection(store)
     corpus = Path(assistant.settings.corpus_dir)
     if corpus.is_dir():
         err(f"the store is empty; ingesting {name(corpus)}/ first")
@@ -483,6 +480,21 @@ def _auto_ingest(assistant: Assistant) -> None:
         if store.count() > 0:
             return
     raise StoreError("nothing is indexed yet: run `assistant ingest PATH`")
+
+
+def _check_collection(store: Any) -> None:
+    """A collection name that is not in a store holding others is a mistake, not an empty store."""
+    from .errors import StoreError
+
+    if store.exists():
+        return
+    others = sorted(n for n in store._collection_names() if not n.endswith("-sentences"))
+    if others:
+        raise StoreError(
+            f"there is no collection {store.settings.collection!r} in {name(store.location)} (it has "
+            f"{', '.join(repr(o) for o in others[:5])}): check --collection / ASSISTANT_COLLECTION, "
+            "or run `assistant ingest PATH` to create it"
+        )
 
 
 def _check_source_filter(assistant: Assistant, source: str | None) -> None:

@@ -207,11 +207,14 @@ def render_table(report: dict[str, Any]) -> Table:
 
 # --- datasets -----------------------------------------------------------------------------------
 def _format_of(path: Path) -> str:
+    if not path.is_file():
+        what = "is a folder, not a dataset file" if path.is_dir() else "does not exist"
+        raise UsageError(f"{path}: {what}")
     if path.suffix.lower() == ".jsonl":
         return "jsonl"
     if path.suffix.lower() == ".json":
         return "squad"
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8", errors="replace") as fh:
         head = fh.read(4096).lstrip()
     if head.startswith("{") and '"data"' in head:
         return "squad"
@@ -223,25 +226,33 @@ def _format_of(path: Path) -> str:
 def load_jsonl(path: Path) -> list[Item]:
     """Our labelled questions, one JSON object a line."""
     items: list[Item] = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        # A bad byte becomes U+FFFD: its line then fails to parse and is named below.
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
             question = str(row["question"]).strip()
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise UsageError(f"{path}:{lineno}: not a question object ({exc})") from None
-        gold = tuple(Path(str(g)).name for g in row.get("gold_sources") or ())
-        items.append(
-            Item(
-                id=str(row.get("id") or f"line-{lineno}"),
-                question=question,
-                answerable=bool(row.get("answerable", True)),
-                gold_sources=gold,
-                answer_any=tuple(str(x) for x in row.get("answer_any") or ()),
-                answer_all=tuple(str(x) for x in row.get("answer_all") or ()),
+            for key in ("gold_sources", "answer_any", "answer_all"):
+                if not isinstance(row.get(key) or [], list):
+                    raise TypeError(f"{key!r} must be a list")
+            gold = tuple(Path(str(g)).name for g in row.get("gold_sources") or ())
+            items.append(
+                Item(
+                    id=str(row.get("id") or f"line-{lineno}"),
+                    question=question,
+                    answerable=bool(row.get("answerable", True)),
+                    gold_sources=gold,
+                    answer_any=tuple(str(x) for x in row.get("answer_any") or ()),
+                    answer_all=tuple(str(x) for x in row.get("answer_all") or ()),
+                )
             )
-        )
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            raise UsageError(f"{path}:{lineno}: not a question object ({exc})") from None
     if not items:
         raise UsageError(f"{path}: no questions")
     return items
@@ -249,10 +260,10 @@ def load_jsonl(path: Path) -> list[Item]:
 
 def _read_squad(path: Path) -> list[dict[str, Any]]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))["data"]
+        data = json.loads(path.read_text(encoding="utf-8", errors="replace"))["data"]
         if not isinstance(data, list):
             raise TypeError("'data' is not a list")
-    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError, OSError) as exc:
         raise UsageError(f"{path}: not a SQuAD/XQuAD JSON file ({exc})") from None
     return data
 

@@ -218,7 +218,7 @@ class Store:
             # Another process rebuilt the collection: the cached handles point at a deleted one.
             self._check_manifest(fresh)
             self._chunks, self._sentences = fresh, None
-        return int((fresh.metadata or {}).get("version", 0))
+        return _as_int((fresh.metadata or {}).get("version", 0))
 
     def bump_version(self) -> int:
         """Mark the collection as changed."""
@@ -226,7 +226,7 @@ class Store:
         with map_errors("Chroma"):
             fresh = self.client.get_collection(collection.name, embedding_function=None)
             meta = dict(fresh.metadata or {})
-            meta["version"] = int(meta.get("version", 0)) + 1
+            meta["version"] = _as_int(meta.get("version", 0)) + 1
             meta["embedding_model"] = self.model_id
             if self.dimension:
                 meta["embedding_dim"] = self.dimension
@@ -308,7 +308,7 @@ class Store:
             with map_errors("Chroma"):
                 old = self.client.get_collection(self.settings.collection, embedding_function=None)
             self._version_floor = max(
-                self._version_floor, int((old.metadata or {}).get("version", 0))
+                self._version_floor, _as_int((old.metadata or {}).get("version", 0))
             )
         for name in (self.settings.collection, self.settings.collection + SENTENCES_SUFFIX):
             if name in names:
@@ -460,6 +460,9 @@ def check_data_dir(settings: Settings, *, write: bool) -> None:
     """
     folder = Path(settings.data_dir)
     where = f"ASSISTANT_DATA_DIR (--data-dir) is {folder}"
+    parts = Path(os.path.abspath(folder)).parts
+    if len(parts) > 1 and parts[1] in ("proc", "sys", "dev"):
+        raise StoreError(f"{where}, a system folder that cannot hold a store: choose a folder of yours")
     try:
         info = folder.stat()
     except FileNotFoundError:
@@ -535,3 +538,11 @@ def _is_timeout(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _as_int(value: Any) -> int:
+    """A manifest counter; junk (a hand-edited or foreign collection) counts as 0."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0

@@ -208,6 +208,7 @@ class FakeOpenAIServer:
         embedding_models: Iterable[str] | None = None,
         embedding_dim: int = DEFAULT_EMBEDDING_DIM,
         stream_framing: str = "chunked",
+        port: int = 0,
     ) -> None:
         if stream_framing not in ("chunked", "close"):
             raise ValueError("stream_framing must be 'chunked' or 'close'")
@@ -216,6 +217,7 @@ class FakeOpenAIServer:
         self.embedding_models = None if embedding_models is None else tuple(embedding_models)
         self.embedding_dim = embedding_dim
         self.stream_framing = stream_framing
+        self._port = port
 
         self._lock = threading.Lock()
         self._requests: list[dict[str, Any]] = []
@@ -232,7 +234,7 @@ class FakeOpenAIServer:
         if self._httpd is not None:
             return self
         self._stopping.clear()
-        httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
+        httpd = _HTTPServer(("127.0.0.1", self._port), _Handler)
         httpd.fake = self
         self._httpd = httpd
         self._thread = threading.Thread(
@@ -641,3 +643,38 @@ class FakeOpenAIServer:
         h.end_headers()
         h.wfile.write(body)
         h.wfile.flush()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the server as its own process: `python tests/openai_server.py --reply "... [1]"`.
+
+    Prints its base URL on the first line of stdout (port 0 = a free port), then serves
+    until it is terminated.
+    """
+    import argparse
+    import signal
+    import sys
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
+    parser.add_argument("--reply", default=DEFAULT_REPLY, help="the text every chat reply says")
+    parser.add_argument("--model", action="append", help="accepted chat model (repeatable)")
+    parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="the key it expects")
+    args = parser.parse_args(argv)
+    server = FakeOpenAIServer(api_key=args.api_key, models=args.model or ("gpt-test",), port=args.port)
+    server.set_responder(lambda _request: args.reply)
+    server.start()
+    print(server.base_url, flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    server.stop()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
