@@ -1,5 +1,10 @@
 """`python -m assistant`: the same CLI as the `assistant` command."""
 
-from .cli import main
+import sys
+
+try:
+    from .cli import main
+except KeyboardInterrupt:  # Ctrl-C while the CLI is still being imported
+    sys.exit(130)
 
 main()

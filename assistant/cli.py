@@ -335,15 +335,16 @@ def _run_ingest(assistant: Assistant, paths: Any, *, quiet: bool = False, **kw: 
         TimeRemainingColumn,
     )
 
+    console = _stderr()
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("docs · {task.fields[chunks]} chunks"),
         TimeRemainingColumn(),
-        console=_stderr(),
+        console=console,
         transient=True,
-        disable=quiet,
+        disable=quiet or not console.is_terminal,
     )
     task: dict[str, Any] = {}
 
@@ -756,6 +757,9 @@ def main() -> None:
         app()
     except BrokenPipeError:  # raised outside a command's boundary (help, completion)
         _silence_stdout()
+    except KeyboardInterrupt:  # Ctrl-C before a command's boundary was entered
+        err("interrupted", "yellow")
+        sys.exit(130)
 
 
 if __name__ == "__main__":  # pragma: no cover
