@@ -243,7 +243,6 @@ def ingest(
         if explain is not None:
             _explain(explain, as_json)
             return
-        paths = [_arg_text(p) for p in paths] if paths else None
         _check_inputs_exist(paths)
         _fail_fast_if_locked(dry_run)
         if rebuild and not dry_run:

@@ -126,7 +126,8 @@ def run_eval(
         raise UsageError("give a DATASET, or both --questions and --corpus")
     for path in {q_file, c_file}:
         if not Path(path).is_file():
-            raise UsageError(f"dataset file not found: {path}")
+            what = "is a folder, not a file" if Path(path).is_dir() else "not found"
+            raise UsageError(f"dataset file {what}: {path}")
 
     fmt = _format_of(Path(q_file))
     if questions is not None or corpus is not None:

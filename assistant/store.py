@@ -94,10 +94,11 @@ class Store:
 
     def _make_client(self) -> Any:
         os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-        import chromadb
+        chromadb = _import_chromadb()
         from chromadb.config import Settings as ChromaSettings
 
-        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        # _env_file=None: our settings come from our Settings; Chroma must not re-read ./.env.
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False, _env_file=None)
         try:
             if self.is_server:
                 return self._make_http_client(chroma_settings)
@@ -546,3 +547,21 @@ def _as_int(value: Any) -> int:
         return int(value)
     except (TypeError, ValueError):
         return 0
+
+
+def _import_chromadb() -> Any:
+    """Import chromadb, which reads ./.env strictly as UTF-8 at import: a bad byte there would
+    end the command, so it is then imported from a folder without one (our own .env reading
+    replaces the bad bytes and says so)."""
+    try:
+        import chromadb
+    except UnicodeDecodeError:
+        import tempfile
+
+        here = os.getcwd()
+        os.chdir(tempfile.gettempdir())
+        try:
+            import chromadb
+        finally:
+            os.chdir(here)
+    return chromadb

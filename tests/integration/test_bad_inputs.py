@@ -588,8 +588,8 @@ CASES: list[Case] = [
     Case("chroma-port-out-of-range", "options", ["--chroma-port", "70000", "sources"], 2, "chroma_port"),
     Case("chroma-port-text", "options", ["--chroma-port", "abc", "sources"], 2, "Invalid value"),
     Case("openai-without-key", "options", ["ask", KNOWN_QUESTION, "--provider", "openai"], 1, "OPENAI_API_KEY"),
-    Case("eval-missing-file", "options", ["eval", "nosuch.jsonl"], 2, "does not exist"),
-    Case("eval-folder", "options", lambda ctx: ["eval", str(_mkdir(ctx.inp / "evals"))], 2, "folder"),
+    Case("eval-missing-file", "options", ["eval", "nosuch.jsonl"], 2, "dataset file not found: nosuch.jsonl"),
+    Case("eval-folder", "options", lambda ctx: ["eval", str(_mkdir(ctx.inp / "evals"))], 2, "is a folder, not a file"),
     Case("eval-binary", "options", lambda ctx: ["eval", str(write(ctx.inp / "q.jsonl", bytes(range(256)) * 8))], 2, "not a question object"),
     Case("eval-empty", "options", lambda ctx: ["eval", str(write(ctx.inp / "q.jsonl", ""))], 2, "no questions"),
     Case(
