@@ -207,6 +207,10 @@ def _setup_logging(debug: bool) -> None:
     import logging
 
     class _Line(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.set_name("assistant-cli")
+
         def emit(self, record: logging.LogRecord) -> None:
             if record.levelno < logging.WARNING and not debug:
                 return
@@ -220,7 +224,7 @@ def _setup_logging(debug: bool) -> None:
 
     logging.captureWarnings(True)
     root = logging.getLogger()
-    root.handlers[:] = [_Line()]
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != "assistant-cli"] + [_Line()]
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
 
 

@@ -698,8 +698,8 @@ CASES: list[Case] = [
         timeout=300,
         check=rebuilt_and_answers,
     ),
-    Case("write-lock-is-folder", "store", lambda ctx: ["ingest", str(write(ctx.inp / "a.txt", good_text(21)))], 1, "cannot take the write lock", setup=lambda ctx: _mkdir(ctx.data / "write.lock"), own_store=True),
-    Case("chroma-dir-is-file", "store", ["sources"], 1, "cannot open the store", setup=lambda ctx: (shutil.rmtree(ctx.data / "chroma"), write(ctx.data / "chroma", "x")), own_store=True),
+    Case("write-lock-is-folder", "store", lambda ctx: ["ingest", str(write(ctx.inp / "a.txt", good_text(21)))], 1, "cannot take the write lock", setup=lambda ctx: ((ctx.data / "write.lock").unlink(missing_ok=True), _mkdir(ctx.data / "write.lock")), own_store=True),
+    Case("chroma-dir-is-file", "store", ["sources"], 1, "the store at .*chroma cannot be read: Not a directory", setup=lambda ctx: (shutil.rmtree(ctx.data / "chroma"), write(ctx.data / "chroma", "x")), own_store=True),
     Case("manifest-model-junk", "store", ["ask", KNOWN_QUESTION], 1, "was built with", setup=set_manifest(embedding_model="junk\x1b[31m"), own_store=True),
     Case("manifest-version-junk", "store", ["ask", KNOWN_QUESTION], 0, KNOWN_SOURCE, setup=set_manifest(version="junk"), own_store=True),
     # --- chat input --------------------------------------------------------------------------
@@ -732,9 +732,9 @@ CASES: list[Case] = [
     Case("punctuation-only", "nonsense", ["ask", "?!?... ;;; ---"], 3, "declined"),
     Case("emoji-only", "nonsense", ["ask", "🔋🔋🚗⚡"], 3, "declined"),
     Case("braces-only", "nonsense", ["ask", "{}{}{}[]()"], 3, "declined"),
-    Case("html-script", "nonsense", ["ask", "<script>alert(1)</script>"], 3, "declined", xfail=DECLINE),
-    Case("path-traversal", "nonsense", ["ask", "../../../../etc/passwd"], 3, "declined", xfail=DECLINE),
-    Case("printf-n", "nonsense", ["ask", "%n%n%n%n%x%x"], 3, "declined", xfail=DECLINE),
+    Case("html-script", "nonsense", ["ask", "<script>alert(1)</script>"], 3, "declined"),
+    Case("path-traversal", "nonsense", ["ask", "../../../../etc/passwd"], 3, "declined"),
+    Case("printf-n", "nonsense", ["ask", "%n%n%n%n%x%x"], 3, "declined"),
 ]
 
 
