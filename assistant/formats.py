@@ -14,7 +14,6 @@ import io
 import logging
 import math
 import re
-import statistics
 import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -224,8 +223,9 @@ def render_markdown(body: str) -> tuple[list[str], str]:
     md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
     blocks: list[str] = []
     first_heading = ""
-    lists = 0  # nesting depth of bullet/ordered lists
+    lists: list[bool] = []  # open lists, innermost last: True for an ordered one
     items: list[str] = []
+    number = ""  # "3. " while the first paragraph of an ordered list's item is pending
     row: list[str] | None = None
     rows: list[str] = []
     in_heading = False
@@ -239,7 +239,8 @@ def render_markdown(body: str) -> tuple[list[str], str]:
             elif not content:
                 continue
             elif lists:
-                items.append(content)
+                items.append(number + content)
+                number = ""
             else:
                 if in_heading and not blocks:
                     first_heading = content
@@ -249,12 +250,15 @@ def render_markdown(body: str) -> tuple[list[str], str]:
         elif kind == "heading_close":
             in_heading = False
         elif kind in ("bullet_list_open", "ordered_list_open"):
-            lists += 1
+            lists.append(kind == "ordered_list_open")
         elif kind in ("bullet_list_close", "ordered_list_close"):
-            lists -= 1
+            lists.pop()
             if not lists and items:
                 blocks.append("\n".join(items))
                 items = []
+        elif kind == "list_item_open":
+            # Bullets go; an ordered list keeps its numbers, which the text may refer to.
+            number = f"{token.info}{token.markup} " if lists and lists[-1] and token.info else ""
         elif kind == "tr_open":
             row = []
         elif kind == "tr_close":
@@ -473,7 +477,7 @@ def _drop_page_furniture(pages: list[list[_Line]]) -> tuple[list[list[_Line]], t
     for lines in pages:
         order = sorted(range(len(lines)), key=lambda i: -lines[i].y)
         edges.append(set(order[:2]) | set(order[-2:]))
-    counts: Counter[tuple[str, int]] = Counter()
+    counts: Counter[tuple[str, int, int]] = Counter()
     for lines, edge in zip(pages, edges):
         counts.update({_edge_key(lines[i]) for i in edge})
     with_text = sum(1 for lines in pages if lines)
@@ -521,7 +525,10 @@ def _paragraphs(pages: list[list[_Line]]) -> list[tuple[str, float]]:
         for a, b in zip(lines, lines[1:])
         if a.page == b.page and _same_size(a.size, body) and _same_size(b.size, body) and a.y > b.y
     ]
-    leading = statistics.median(gaps) if gaps else body * 1.2
+    # Most gaps are between lines of one paragraph, so a low quantile is the line pitch even when
+    # many paragraphs are one line long; with only a few gaps to go by, assume at most 1.5 x size.
+    gaps.sort()
+    leading = gaps[len(gaps) // 4] if len(gaps) >= 4 else min([*gaps, body * 1.5])
     lengths = sorted(len(line.text) for line in lines if _same_size(line.size, body))
     full = lengths[int(len(lengths) * 0.9)] if lengths else 0
     words = _hyphen_evidence(lines)
