@@ -206,9 +206,9 @@ def extract_markdown(text: str) -> Extracted:
     blocks, heading = render_markdown(body)
     title = _meaningful_title(meta.get("title")) or heading
     language = meta.get("lang") or meta.get("language") or ""
-    if not isinstance(language, str) or not re.fullmatch(r"[a-z]{2}", language.strip().lower()):
-        language = ""
-    return Extracted("\n\n".join(blocks), title=title, language=language.strip().lower())
+    # "en", "en-GB", "ar_EG": the ISO 639-1 part is what the store keeps.
+    code = re.fullmatch(r"([a-z]{2})(?:[-_][a-z0-9]{2,8})*", str(language).strip().lower())
+    return Extracted("\n\n".join(blocks), title=title, language=code.group(1) if code else "")
 
 
 def render_markdown(body: str) -> tuple[list[str], str]:
@@ -335,12 +335,19 @@ def extract_docx(data: bytes) -> Extracted:
             text = _docx_lines(item.text)
             if not text:
                 continue
-            style = (item.style.name or "") if item.style is not None else ""
+            style = _style_name(item)
             if not heading and (style == "Title" or style.startswith("Heading")):
                 heading = text.replace("\n", " ")
             blocks.append(text)
         title = _meaningful_title(document.core_properties.title) or heading
     return Extracted("\n\n".join(blocks), title=title)
+
+
+def _style_name(paragraph: Any) -> str:
+    try:
+        return str(paragraph.style.name or "") if paragraph.style is not None else ""
+    except Exception:  # noqa: BLE001 - a broken style reference only costs the heading hint
+        return ""
 
 
 def _docx_lines(text: str) -> str:
@@ -397,15 +404,34 @@ def extract_pdf(data: bytes) -> Extracted:
             reader = PdfReader(io.BytesIO(data))
             if reader.is_encrypted and not reader.decrypt(""):
                 raise DocumentError("unreadable: encrypted PDF")
-            pages = [_page_lines(page, number) for number, page in enumerate(reader.pages)]
-            meta = reader.metadata
-            meta_title = meta.title if meta is not None else None
+            count = len(reader.pages)
         except DocumentError:
             raise
         except Exception as exc:  # noqa: BLE001 - pypdf raises many types on damaged files
+            what = "encrypted PDF" if type(exc).__name__ == "DependencyError" else "not a valid PDF"
             raise DocumentError(
-                f"unreadable: not a valid PDF ({type(exc).__name__}: {one_line(exc)})"
+                f"unreadable: {what} ({type(exc).__name__}: {one_line(exc)})"
             ) from exc
+        pages: list[list[_Line]] = []
+        failure: Exception | None = None
+        for number in range(count):
+            # One damaged page (a broken font, a bad content stream) costs that page only.
+            try:
+                pages.append(_page_lines(reader.pages[number], number))
+            except Exception as exc:  # noqa: BLE001
+                _log.debug("page %d of a PDF has no readable text: %r", number + 1, exc)
+                failure = failure or exc
+                pages.append([])
+        try:
+            meta = reader.metadata
+            meta_title = meta.title if meta is not None else None
+        except Exception as exc:  # noqa: BLE001 - damaged metadata only loses the title
+            _log.debug("unreadable PDF metadata: %r", exc)
+            meta_title = None
+    if not any(pages) and failure is not None:
+        raise DocumentError(
+            f"unreadable: not a valid PDF ({type(failure).__name__}: {one_line(failure)})"
+        ) from failure
     if not any(pages):
         raise DocumentError("no text layer in PDF")
     pages, dropped = _drop_page_furniture(pages)
@@ -560,7 +586,8 @@ def _continues(prev: _Line, line: _Line, leading: float, full: int) -> bool:
     gap = prev.y - line.y
     if prev.page != line.page or gap <= 0 or gap > 3 * leading:
         # A new page or column: positions say nothing, so only an unfinished sentence continues.
-        return not ends_sentence and (starts_lower or not line.text[:1].isalpha())
+        # (Scripts without case, like Arabic, count as lower case here.)
+        return not ends_sentence and not line.text[:1].isupper()
     if gap > 1.3 * leading:
         return False  # a blank line's worth of space, or more, above this line
     # Lines inside a paragraph run (nearly) the full width, so after a clearly short line that

@@ -97,12 +97,39 @@ FULL = "x" * 90
         (_line(FULL, 700), _line("• a bullet item", 683), False),
         (_line(FULL + " of the", 60), _line("company said.", 750, page=1), True),  # next page
         (_line(FULL + " it said.", 60), _line("The next", 750, page=1), False),
+        (
+            _line("ذكرت الوزارة أن صادرات الكوبالت", 60),
+            _line("ارتفعت بنسبة كبيرة", 750, page=1),
+            True,
+        ),
+        (_line("ذكرت الوزارة أن صادرات الكوبالت ارتفعت.", 60), _line("وقال", 750, page=1), False),
     ],
 )
 def test_pdf_paragraph_break_rules(
     prev: formats._Line, line: formats._Line, continues: bool
 ) -> None:
     assert formats._continues(prev, line, leading=17, full=90) is continues
+
+
+def test_pdf_damaged_page_costs_that_page_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pdf = make_quebec_pdf(tmp_path / "q.pdf")
+    real = formats._page_lines
+
+    def page_lines(page: object, number: int) -> list[formats._Line]:
+        if number == 0:
+            raise KeyError("/Font")
+        return real(page, number)
+
+    monkeypatch.setattr(formats, "_page_lines", page_lines)
+    paragraphs = load_document(pdf).text.split("\n\n")
+    # (With one page of text left there is nothing to compare, so its header and footer stay.)
+    assert paragraphs[-2:] == QUEBEC_PARAGRAPHS[-2:]
+    assert not set(paragraphs) & set(QUEBEC_PARAGRAPHS[:-2])
+    monkeypatch.setattr(formats, "_page_lines", lambda page, number: page_lines(page, 0))
+    with pytest.raises(DocumentError, match=r"^unreadable: not a valid PDF \(KeyError: '/Font'\)$"):
+        load_document(pdf)
 
 
 def test_pdf_page_numbers_and_running_header_dropped(tmp_path: Path) -> None:
@@ -259,6 +286,14 @@ def test_markdown_front_matter_becomes_metadata(source: str) -> None:
     assert extracted.text == "Body text."
     assert extracted.title == "Indonesia's nickel boom"
     assert extracted.language == "en"
+
+
+@pytest.mark.parametrize(
+    ("lang", "language"),
+    [("en-GB", "en"), ("ar_EG", "ar"), ("EN", "en"), ("english", ""), ("3", "")],
+)
+def test_markdown_front_matter_language(lang: str, language: str) -> None:
+    assert formats.extract_markdown(f"---\nlang: {lang}\n---\nText.").language == language
 
 
 def test_markdown_without_front_matter_keeps_a_leading_rule() -> None:
