@@ -388,9 +388,9 @@ class _Line:
 
 _SENTENCE_END = re.compile(r"[.!?;:؟…]['\"’”)\]]*$")
 _BULLET = re.compile(r"^(?:[•◦▪▫‣∙·■□●○–—*-]\s|\(?\d{1,2}[.)]\s|\(?[a-z][.)]\s)")
-# A page number alone on a line: "2", "- 2 -", "Page 2", "page 2 of 3", "2/3", "p. 2".
+# A page number alone on a line: "2", "- 2 -", "Page 2", "page 2 of 3", "2/3", "p. 2", "iv".
 _PAGE_NUMBER = re.compile(
-    r"(?i)^[-–—\s]*(?:page|p\.|pg\.?)?\s*(\d{1,4})(?:\s*(?:of|/)\s*\d{1,4})?[-–—\s]*$"
+    r"(?i)^[-–—\s]*(?:page|p\.|pg\.?)?\s*(\d{1,4}|[ivxlc]{1,7})(?:\s*(?:of|/)\s*\d{1,4})?[-–—\s]*$"
 )
 _FURNITURE_REASON = "Running header/footer or page number repeated on the PDF's pages."
 
@@ -496,18 +496,26 @@ def _edge_key(line: _Line) -> tuple[str, int, int]:
 def _drop_page_furniture(pages: list[list[_Line]]) -> tuple[list[list[_Line]], tuple[Dropped, ...]]:
     """Drop running headers/footers and page numbers.
 
-    Those are the lines among the two top- and bottom-most of a page that recur (digits aside, in
-    the same size at the same height) on most pages, and bare page numbers there.
+    Only the two top- and bottom-most lines of a page can be furniture: a line that recurs there
+    (digits aside, in the same size at the same height) on most pages; a bare page number
+    ("7", "Page 7 of 9", "vii"); and the outermost line when it starts or ends with the page's
+    number, counted with the same offset on many pages ("Chapter 3: Utilities 7").
     """
     edges: list[set[int]] = []
+    outer: list[set[int]] = []
     for lines in pages:
         order = sorted(range(len(lines)), key=lambda i: -lines[i].y)
         edges.append(set(order[:2]) | set(order[-2:]))
+        outer.append(set(order[:1]) | set(order[-1:]))
     counts: Counter[tuple[str, int, int]] = Counter()
-    for lines, edge in zip(pages, edges):
+    offsets: Counter[int] = Counter()
+    for number, (lines, edge) in enumerate(zip(pages, edges)):
         counts.update({_edge_key(lines[i]) for i in edge})
+        offsets.update({n - number for i in outer[number] for n in _edge_numbers(lines[i].text)})
     with_text = sum(1 for lines in pages if lines)
     needed = max(2, math.ceil(with_text / 2))
+    offset, seen = offsets.most_common(1)[0] if offsets else (0, 0)
+    numbered = with_text >= 3 and seen >= max(3, with_text * 0.3)
     removed: dict[str, list[str]] = {}
     kept_pages = []
     for number, (lines, edge) in enumerate(zip(pages, edges)):
@@ -516,9 +524,16 @@ def _drop_page_furniture(pages: list[list[_Line]]) -> tuple[list[list[_Line]], t
             rule = ""
             if i in edge:
                 page_number = _PAGE_NUMBER.match(line.text)
-                if page_number and (with_text > 1 or int(page_number.group(1)) == number + 1):
+                if page_number and (with_text > 1 or page_number.group(1) == "1"):
                     rule = "page-number"
                 elif with_text > 1 and counts[_edge_key(line)] >= needed:
+                    rule = "page-furniture"
+                elif (
+                    numbered
+                    and i in outer[number]
+                    and len(line.text) <= 120
+                    and number + offset in _edge_numbers(line.text)
+                ):
                     rule = "page-furniture"
             if rule:
                 removed.setdefault(rule, []).append(line.text)
@@ -530,6 +545,15 @@ def _drop_page_furniture(pages: list[list[_Line]]) -> tuple[list[list[_Line]], t
         for rule, texts in removed.items()
     )
     return kept_pages, dropped
+
+
+def _edge_numbers(text: str) -> set[int]:
+    """The numbers a line starts or ends with: where running heads put the page number."""
+    found = set()
+    for match in (re.match(r"(\d{1,4})\b", text), re.search(r"\b(\d{1,4})$", text)):
+        if match:
+            found.add(int(match.group(1)))
+    return found
 
 
 def _body_size(lines: Sequence[_Line]) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 # A page is a list of paragraphs; a paragraph is the list of its lines, set exactly as given.
@@ -15,14 +15,15 @@ def make_pdf(
     *,
     heading: str = "",
     title: str = "",
-    header: str = "",
-    footer: str = "",
+    header: str | Callable[[int], str] = "",
+    footer: str | Callable[[int], str] = "",
     furniture_first: bool = True,
     paragraph_gap: float = 5.0,
 ) -> Path:
     """Write an A4 PDF: `heading` in 16 pt bold atop page 1, the lines in 11 pt Helvetica.
 
-    `header` and `footer` are drawn on every page, with ``{page}`` and ``{pages}`` filled in;
+    `header` and `footer` are drawn on every page, with ``{page}`` and ``{pages}`` filled in (or
+    called with the page number);
     `furniture_first` draws them before the body (as reportlab's page callbacks do) rather than
     after it (fpdf2's header()/footer()). `title` goes into the document metadata. Paragraphs are
     `paragraph_gap` mm apart on top of the 6 mm line pitch; 0 sets them with no gap at all.
@@ -35,12 +36,17 @@ def make_pdf(
     if title:
         pdf.set_title(title)
 
+    def fill(template: str | Callable[[int], str], number: int) -> str:
+        if callable(template):
+            return template(number)
+        return template.format(page=number, pages=len(pages))
+
     def furniture(number: int) -> None:
         pdf.set_font("Helvetica", size=9)
         if header:
-            pdf.text(20, 12, header.format(page=number, pages=len(pages)))
+            pdf.text(20, 12, fill(header, number))
         if footer:
-            pdf.text(20, 287, footer.format(page=number, pages=len(pages)))
+            pdf.text(20, 287, fill(footer, number))
 
     for number, page in enumerate(pages, start=1):
         pdf.add_page()

@@ -158,6 +158,31 @@ def test_pdf_page_numbers_and_running_header_dropped(tmp_path: Path) -> None:
     )
 
 
+def test_pdf_running_head_with_chapter_and_page_number_dropped(tmp_path: Path) -> None:
+    # The book style: "Chapter 2: Refining 5" on top, its text changing with the chapter; the
+    # printed page number is the PDF page plus 2 (two unnumbered front pages).
+    chapters = ["Mining", "Mining", "Refining", "Refining", "Refining", "Recycling"]
+    texts = [
+        "Congo mined 170,000 tonnes of cobalt in 2023, the survey found.",
+        "Indonesia now mines more nickel than the rest of the world combined.",
+        "China refines about two thirds of the world's lithium chemicals.",
+        "New refineries in Quebec and Nevada will start production next year.",
+        "Refining margins fell as spodumene prices collapsed in 2023.",
+        "Recycled black mass could meet a tenth of cathode demand by 2035.",
+    ]
+    pages = [[[text]] for text in texts]
+    pdf = make_pdf(
+        tmp_path / "book.pdf",
+        pages,
+        header=lambda n: (
+            f"Chapter {chapters.index(chapters[n - 1]) + 1}: {chapters[n - 1]} {n + 2}"
+        ),
+    )
+    doc = load_document(pdf)
+    assert "Chapter" not in doc.text
+    assert doc.text.split("\n\n") == [p[0][0] for p in pages]
+
+
 def test_pdf_line_repeated_on_one_page_only_is_kept(tmp_path: Path) -> None:
     pdf = make_pdf(
         tmp_path / "a.pdf",
