@@ -392,7 +392,10 @@ _BULLET = re.compile(r"^(?:[•◦▪▫‣∙·■□●○–—*-]\s|\(?\d{1,
 _PAGE_NUMBER = re.compile(
     r"(?i)^[-–—\s]*(?:page|p\.|pg\.?)?\s*(\d{1,4}|[ivxlc]{1,7})(?:\s*(?:of|/)\s*\d{1,4})?[-–—\s]*$"
 )
-_FURNITURE_REASON = "Running header/footer or page number repeated on the PDF's pages."
+_FURNITURE_REASONS = {
+    "page-furniture": "Running header or footer repeated on the PDF's pages, not article text.",
+    "page-number": "Page number at the top or bottom of a PDF page.",
+}
 
 
 def extract_pdf(data: bytes) -> Extracted:
@@ -541,7 +544,7 @@ def _drop_page_furniture(pages: list[list[_Line]]) -> tuple[list[list[_Line]], t
                 kept.append(line)
         kept_pages.append(kept)
     dropped = tuple(
-        Dropped(rule=rule, reason=_FURNITURE_REASON, text="\n".join(texts))
+        Dropped(rule=rule, reason=_FURNITURE_REASONS[rule], text="\n".join(texts))
         for rule, texts in removed.items()
     )
     return kept_pages, dropped
