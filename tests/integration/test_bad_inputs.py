@@ -343,8 +343,10 @@ def rebuilt_and_answers(ctx: Ctx, result: subprocess.CompletedProcess[bytes]) ->
     answer_known_question(ctx)
 
 
-def answer_known_question(ctx: Ctx) -> None:
-    result = run_cli(ctx, ["ask", KNOWN_QUESTION, "--json"])
+def answer_known_question(ctx: Ctx, *, seeds_only: bool = False) -> None:
+    # seeds_only: a store that gained documents in its cases is asked about the seeds alone
+    # (other articles may legitimately change which passage answers best).
+    result = run_cli(ctx, ["ask", KNOWN_QUESTION, "--json", *(["--source", "seeds/*"] if seeds_only else [])])
     assert result.returncode == 0, text_of(result)
     answer = json.loads(result.stdout)
     assert answer["answered"], answer
@@ -373,6 +375,19 @@ def stored(*sources: str) -> Callable[[Ctx, subprocess.CompletedProcess[bytes]],
         names = {s for (c, s) in snapshot(ctx.data) if c == "articles"}
         for source in sources:
             assert any(n.endswith(source) for n in names), (source, names)
+
+    return check
+
+
+MIXED_BAD = ("empty.txt", "binary.txt", "latin1.txt", "broken.pdf", "blank.pdf", "empty.html", "pipe.txt", "dangling.md", "loop.txt")
+
+
+def each_skipped(names: tuple[str, ...]) -> Callable[[Ctx, subprocess.CompletedProcess[bytes]], None]:
+    def check(ctx: Ctx, result: subprocess.CompletedProcess[bytes]) -> None:
+        lines = [ln for ln in result.stderr.decode("utf-8").splitlines() if ln.startswith("skipped ")]
+        for n in names:
+            assert sum(f"/{n}: " in ln for ln in lines) == 1, (n, lines)
+        assert f"{len(names)} skipped" in result.stderr.decode("utf-8")
 
     return check
 
@@ -497,10 +512,10 @@ CASES: list[Case] = [
         "files",
         lambda ctx: (mixed_folder(ctx), ["ingest", str(ctx.inp / "mixed")])[1],
         0,
-        r"done: 1 added.* 1[01] skipped",
+        r"done: 1 added, .* skipped",
         adds=True,
         timeout=90,
-        check=stored("mixed/good.txt"),
+        check=lambda ctx, result: (stored("mixed/good.txt")(ctx, result), each_skipped(MIXED_BAD)(ctx, result)),
     ),
     Case("explain-fifo", "files", lambda ctx: ["ingest", "--explain", str(_fifo(ctx.inp / "e.txt"))], 1, "named pipe", timeout=60),
     Case("explain-missing", "files", ["ingest", "--explain", "nosuch.txt"], 2, "no such file"),
@@ -725,16 +740,16 @@ CASES: list[Case] = [
     Case("dry-run-while-locked", "concurrency", [], 0, "would change: 0 added", run=lambda ctx, case: with_lock_held(["ingest", "--dry-run", str(SEEDS)])(ctx, case)),
     Case("second-ingest-during-first", "concurrency", [], 1, "being written by pid", run=second_ingest_during_first, adds=True, timeout=180),
     # --- nonsense questions: the indexed articles do not answer them -------------------------
-    Case("sql-injection", "nonsense", ["ask", "'; DROP TABLE embeddings; --"], 3, "declined", xfail=DECLINE),
+    Case("sql-injection", "nonsense", ["ask", "'; DROP TABLE embeddings; --"], 3, "declined"),
     Case("sql-select", "nonsense", ["ask", "SELECT * FROM chunks WHERE 1=1"], 3, "declined", xfail=DECLINE),
-    Case("format-strings", "nonsense", ["ask", "%s {0} {question} $(id)"], 3, "declined", xfail=DECLINE),
-    Case("shell-snippet", "nonsense", ["ask", "rm -rf / ; echo $HOME"], 3, "declined", xfail=DECLINE),
+    Case("format-strings", "nonsense", ["ask", "%s {0} {question} $(id)"], 3, "declined"),
+    Case("shell-snippet", "nonsense", ["ask", "rm -rf / ; echo $HOME"], 3, "declined"),
     Case("punctuation-only", "nonsense", ["ask", "?!?... ;;; ---"], 3, "declined"),
     Case("emoji-only", "nonsense", ["ask", "🔋🔋🚗⚡"], 3, "declined"),
     Case("braces-only", "nonsense", ["ask", "{}{}{}[]()"], 3, "declined"),
     Case("html-script", "nonsense", ["ask", "<script>alert(1)</script>"], 3, "declined"),
-    Case("path-traversal", "nonsense", ["ask", "../../../../etc/passwd"], 3, "declined"),
-    Case("printf-n", "nonsense", ["ask", "%n%n%n%n%x%x"], 3, "declined"),
+    Case("path-traversal", "nonsense", ["ask", "../../../../etc/passwd"], 3, "declined", xfail=DECLINE),
+    Case("printf-n", "nonsense", ["ask", "%n%n%n%n%x%x"], 3, "declined", xfail=DECLINE),
 ]
 
 
@@ -864,7 +879,7 @@ def test_group_store_still_answers(group: str, group_stores: dict[str, Path], se
         assert after.get(key) == n, f"{key}: {n} rows in the template, {after.get(key)} after"
     assert_whole_documents(data)
     ctx = Ctx(tmp=tmp_path, data=data, inp=tmp_path, env=base_env(tmp_path, data))
-    answer_known_question(ctx)
+    answer_known_question(ctx, seeds_only=after.keys() != template.keys())
 
 
 def test_table_is_large_enough() -> None:
