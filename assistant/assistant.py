@@ -13,7 +13,6 @@ from .answering import (
     Citation,
     ExtractiveAnswerer,
     assess,
-    citations_for,
     decline_message,
     decline_reason,
     elapsed_ms,
@@ -154,10 +153,15 @@ class Assistant:
             if name == "openai":
                 from .llm import OpenAIAnswerer
 
-                self._answerers[key] = OpenAIAnswerer(self.settings, model)
+                self._answerers[key] = OpenAIAnswerer(self.settings, model, similar=self._similar)
             else:
                 self._answerers[key] = ExtractiveAnswerer(self.settings, self.store, self.embeddings.model_id)
         return self._answerers[key]
+
+    def _similar(self, claim: str, sentences: Sequence[str]) -> float:
+        """Best cosine of a claim to any of the sentences (checks claims across languages)."""
+        vectors = self.embeddings.embed_passages_array([claim, *sentences])
+        return float((vectors[1:] @ vectors[0]).max())
 
     def ask(self, question: str, **options: Any) -> Answer:
         """Answer a question with citations (or decline)."""
@@ -204,6 +208,9 @@ class Assistant:
         dropped: list[int] = []
         given = hits
         pieces: list[str] = []
+        truncated = False
+        fallback_reason: str | None = None
+        llm: dict[str, Any] = {}
         if reason is None and answerer.provider == "extractive":
             text, citations = answerer.answer(standalone, query_vector, hits, index.idf)
             if not citations:
@@ -211,21 +218,38 @@ class Assistant:
             else:
                 yield text
         elif reason is None:
-            messages, given = answerer.messages(question if not history else standalone, hits, history)
             state: dict[str, Any] = {}
-            for piece in answerer.stream(messages, len(given), usage, state):
+            llm_question = question if not history else standalone
+            for piece in answerer.generate(llm_question, hits, history, state):
                 pieces.append(piece)
                 yield piece
-            text = "".join(pieces)
+            given = state.get("given", hits)
+            usage = state.get("usage", {})
             dropped = state.get("dropped", [])
-            if state.get("declined") or is_decline_text(text):
+            llm = {"model": state.get("model") or answerer.model, "finish": state.get("finish_reason")}
+            if state.get("accepted"):
+                from .llm import supported_citations
+
+                text = "".join(pieces)
+                citations = supported_citations(text, given, state.get("anchor"), answerer.similar)
+                truncated = bool(state.get("truncated"))
+            elif state.get("declined") or is_decline_text(state.get("reply", "")):
                 reason = "the model found no answer in the sources"
             else:
-                citations = citations_for(text, given)
+                # The reply is no cited answer: the extractive answer over the same evidence.
+                fallback_reason = f"{state.get('rejected') or 'the reply was not accepted'} ({llm['model']})"
+                extractive = self.answerer("extractive")
+                text, citations = extractive.answer(standalone, query_vector, hits, index.idf)
+                given = hits
+                if citations:
+                    yield text
+                    answerer = extractive
+                else:
+                    reason = f"{fallback_reason}; no sentence of the retrieved passages fits either"
+                    fallback_reason = None
         if reason is not None:
-            if not pieces:  # a decline the model wrote out in prose has been streamed already
-                text = decline_message(lang)
-                yield text
+            text = decline_message(lang)
+            yield text
         verified = verify_citations(citations, given)
         timings["generate"] = elapsed_ms(t_generate)
         timings["total"] = elapsed_ms(started)
@@ -235,13 +259,17 @@ class Assistant:
             answered=reason is None,
             citations=verified,
             provider=answerer.provider,
-            model=answerer.model,
+            model=llm["model"] if llm and answerer.provider == "openai" else answerer.model,
             timings_ms=timings,
             usage=usage,
             standalone_question=standalone if standalone != question else None,
             context=list(given),
             dropped_markers=dropped,
             decline_reason=reason,
+            truncated=truncated,
+            finish_reason=llm["finish"] if llm else None,
+            fallback=fallback_reason is not None,
+            fallback_reason=fallback_reason,
         )
 
     def _standalone(self, question: str, history: Sequence[tuple[str, str]], answerer: Any) -> str:
