@@ -259,7 +259,7 @@ class Assistant:
             answered=reason is None,
             citations=verified,
             provider=answerer.provider,
-            model=llm["model"] if llm and answerer.provider == "openai" else answerer.model,
+            model=llm["model"] if llm and answerer.provider == "openai" else _model_of(answerer),
             timings_ms=timings,
             usage=usage,
             standalone_question=standalone if standalone != question else None,
@@ -317,6 +317,11 @@ class ChatSession:
         """Forget the conversation."""
         self.history.clear()
         self.last = None
+
+
+def _model_of(answerer: Any) -> str:
+    """The answerer's model, without asking a server when no request was made."""
+    return str(getattr(answerer, "known_model", answerer.model))
 
 
 def _check_question(question: str) -> str:

@@ -446,6 +446,13 @@ class OpenAIAnswerer:
         self._context_limit: int | None = None  # the server's context size, once it told us
 
     @property
+    def known_model(self) -> str:
+        """The model's name if known without asking the server ("" when it would have to)."""
+        return self._model or (
+            "" if not is_openai_host(self.settings.openai_base_url) else self.model
+        )
+
+    @property
     def model(self) -> str:
         """The model asked for: ASSISTANT_MODEL, else OpenAI's default or the server's only model."""
         if self._model is None:
@@ -706,22 +713,25 @@ class OpenAIAnswerer:
         On a context-size refusal that states the server's size, the prompt is fitted to that
         size once and the request repeated (remembered for later questions).
         """
+        messages, given = self.messages(question, hits, history)
         for attempt in (1, 2):
-            messages, given = self.messages(question, hits, history)
             state["given"] = given
             try:
                 yield from self.stream(messages, given, state.setdefault("usage", {}), state)
                 return
             except ContextLimitError as exc:
-                if (
-                    attempt == 2
-                    or state.get("started")
-                    or exc.limit is None
-                    or exc.limit >= self.window
-                ):
+                if attempt == 2 or state.get("started") or exc.limit is None:
                     raise
-                self._context_limit = exc.limit
-                state["refitted_to"] = exc.limit
+                # Fit to the size the server states; when that is no smaller than what we
+                # fitted to, its tokenizer counts more than ours: leave a quarter spare.
+                before = self._context_limit
+                self._context_limit = exc.limit if exc.limit < self.window else exc.limit * 3 // 4
+                try:
+                    messages, given = self.messages(question, hits, history)
+                except ConfigError:
+                    self._context_limit = before
+                    raise exc from None
+                state["refitted_to"] = self._context_limit
 
     def stream(
         self,

@@ -414,6 +414,26 @@ def test_context_refusal_fits_the_prompt_to_the_stated_size_once_and_retries() -
     assert a.window == 1024  # remembered for the next question
 
 
+def test_refusal_at_the_size_we_fitted_to_refits_with_a_margin_for_the_servers_tokenizer() -> None:
+    refusal = "exceeds the available context size (1024 tokens)"
+    llm = ScriptedLLM([GOOD], errors=[_context_400(refusal)])
+    a = answerer_with(llm, context_window=1024, answer_tokens=200)
+    state: dict[str, Any] = {}
+    assert "".join(a.generate("Which minerals come first?", HITS, [], state)) == GOOD
+    assert state["refitted_to"] == 768
+    assert prompt_tokens(llm.calls[1]) + llm.kwargs[1]["max_tokens"] <= 768
+
+
+def test_refusal_stating_a_size_too_small_for_the_question_is_reported_as_such() -> None:
+    llm = ScriptedLLM(
+        [GOOD], errors=[_context_400("exceeds the available context size (128 tokens)")]
+    )
+    a = answerer_with(llm)
+    with pytest.raises(ContextLimitError, match="128 tokens"):
+        list(a.generate("Which minerals come first?", HITS, [], {}))
+    assert a.window == 16000  # nothing unusable remembered
+
+
 def test_second_context_refusal_is_reported_not_retried_again() -> None:
     refusal = "exceeds the available context size (1024 tokens)"
     llm = ScriptedLLM([GOOD], errors=[_context_400(refusal), _context_400(refusal)])
