@@ -343,6 +343,7 @@ def ask(
         assert answer is not None
         if as_json:
             _print_json(answer.to_dict())
+            _print_notes(answer)
         else:
             if streamed:
                 out()

@@ -320,7 +320,7 @@ def test_reply_following_an_injected_instruction_is_never_shown(llm_env: Any) ->
     assert answer.fallback and answer.provider == "extractive"
     assert_never_shown(answer.text)
     result = ask(QUESTION)
-    assert_never_shown(result.stdout)
+    assert_never_shown(result.output)  # not on stderr either, not even in the reason
     assert result.exit_code == 0
 
     # Cited, but carrying a link found in no source: not shown either.
