@@ -15,12 +15,14 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .answering import DECLINE_TOKEN, best_quote, question_language
+from .citations import MARKER as _MARKER
+from .citations import best_quote
 from .errors import AssistantError, ConfigError, ProviderError, safe_url, translate
+from .evidence import DECLINE_TOKEN, question_language
 from .text import tokenize
 
 if TYPE_CHECKING:
-    from .answering import Citation
+    from .citations import Citation
     from .config import Settings
     from .retrieval import Hit
 
@@ -42,8 +44,6 @@ TEMPLATE_TOKENS = re.compile(
 )
 # Our own prompt markup (the source blocks of prompts/source.txt).
 SOURCE_MARKUP = re.compile(r"</?source\b[^>\n]{0,300}>?")
-# A citation marker, as answering.parse_markers reads them: [1], [2, 3], [2،3].
-_MARKER = re.compile(r"\[(\d{1,3}(?:\s*[,،]\s*\d{1,3})*)\]")
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?؟])\s+|\n+")
 # Characters kept back from the stream once it is open, so an echo or a foreign link starting
@@ -254,6 +254,7 @@ class ReplyGate:
         self.anchor: tuple[int, str] | None = None  # (n, claim) that opened the gate
         self._cut: int | None = None
         self.cut_reason: str | None = None  # why an open reply was cut short
+        self.mapping: dict[int, int] = {}  # given source number -> printed marker number
         self._checked_markers = 0
         self._sources = " ".join(h.text for h in self.hits).lower()
 
@@ -397,30 +398,49 @@ class ReplyGate:
         return new
 
     def _filter_markers(self, text: str) -> str:
-        def fix(m: re.Match[str]) -> str:
-            nums = [int(x) for x in re.split(r"\s*[,،]\s*", m.group(1))]
-            return "".join(f"[{n}]" for n in nums if 1 <= n <= len(self.hits))
+        """Markers to no given source dropped, the others renumbered 1, 2, 3... in order of first
+        appearance (as citations.MarkerFilter does); `mapping`: given number -> printed number."""
+        mapping: dict[int, int] = {}
 
-        return _MARKER.sub(fix, text)
+        def fix(m: re.Match[str]) -> str:
+            out: list[str] = []
+            for x in re.split(r"\s*[,،]\s*", m.group(1)):
+                n = int(x)
+                if 1 <= n <= len(self.hits):
+                    marker = f"[{mapping.setdefault(n, len(mapping) + 1)}]"
+                    if marker not in out:
+                        out.append(marker)
+            return "".join(out)
+
+        shown = _MARKER.sub(fix, text)
+        self.mapping = mapping
+        return shown
 
 
 def supported_citations(
-    text: str, hits: Sequence[Hit], anchor: tuple[int, str] | None, similar: Similar | None = None
+    text: str,
+    hits: Sequence[Hit],
+    mapping: dict[int, int] | None,
+    anchor: tuple[int, str] | None,
+    similar: Similar | None = None,
 ) -> list[Citation]:
-    """Citations for an accepted reply: each cited sentence checked against its chunk."""
-    from .answering import Citation, citations_for
+    """Citations for an accepted reply (markers as printed, `mapping` given -> printed), each
+    cited sentence checked against its chunk; at least the claim that opened the gate."""
+    from .citations import Citation, citations_for
 
+    by_id = {h.chunk_id: h for h in hits}
     out = []
     sentences = [s for s in re.split(r"(?<=[.!?؟])\s+", text) if s.strip()]
-    for c in citations_for(text, hits):
+    for c in citations_for(text, hits, mapping):
         claims = [s for s in sentences if f"[{c.n}]" in s]
-        if any(claim_supported(s, hits[c.n - 1], similar) for s in claims):
+        if any(claim_supported(s, by_id[c.chunk_id], similar) for s in claims):
             out.append(c)
     if not out and anchor is not None:
         n, claim = anchor
         hit = hits[n - 1]
         start, end, quote = best_quote(hit, claim)
-        out.append(Citation(n, hit.source, hit.title, hit.chunk_id, start, end, quote))
+        printed = (mapping or {}).get(n, n)
+        out.append(Citation(printed, hit.source, hit.title, hit.chunk_id, start, end, quote))
     return out
 
 
@@ -828,6 +848,7 @@ class OpenAIAnswerer:
         state["rejected"] = gate.reason if gate.state == "rejected" else None
         state["dropped"] = gate.dropped()
         state["anchor"] = gate.anchor
+        state["mapping"] = dict(gate.mapping)
         state["text"] = gate.emitted
         state["reply"] = gate.text
         state["cut_reason"] = gate.cut_reason

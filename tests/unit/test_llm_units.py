@@ -183,6 +183,22 @@ def test_stream_drops_markers_pointing_at_no_source_and_reports_them() -> None:
     assert state["declined"] is False and state["accepted"] is True
 
 
+def test_markers_are_renumbered_in_order_of_first_use_and_citations_follow() -> None:
+    from assistant.llm import supported_citations
+
+    reply = (
+        "Jadar in Serbia was stalled by public opposition [2]. Japan and Canada mine nickel [1]."
+    )
+    text, state = run(answerer_with(ScriptedLLM([reply])))
+    assert (
+        text
+        == "Jadar in Serbia was stalled by public opposition [1]. Japan and Canada mine nickel [2]."
+    )
+    assert state["mapping"] == {2: 1, 1: 2}
+    cites = supported_citations(text, HITS, state["mapping"], state["anchor"])
+    assert [(c.n, c.chunk_id) for c in cites] == [(1, "c2"), (2, "c1")]
+
+
 def test_decline_token_split_across_pieces_is_never_emitted() -> None:
     a = answerer_with(ScriptedLLM(["NOT_", "IN_", "SOURCES"]))
     text, state = run(a)
