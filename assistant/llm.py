@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from .citations import MARKER as _MARKER
 from .citations import best_quote
 from .errors import AssistantError, ConfigError, ProviderError, safe_url, translate
-from .evidence import DECLINE_TOKEN, question_language
+from .evidence import DECLINE_TOKEN, language_name, question_language
 from .text import tokenize
 
 if TYPE_CHECKING:
@@ -651,7 +651,8 @@ class OpenAIAnswerer:
 
         window = window or self.window
         reserve = self.reply_tokens(window)
-        lang_name = "Arabic" if question_language(question) == "ar" else "English"
+        # The prompt names the question's language in English, whatever it is.
+        lang_name = language_name(question_language(question), "en")
         system = render(
             "system",
             self.settings.prompts_dir,
