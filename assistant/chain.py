@@ -62,8 +62,8 @@ def build_chain(assistant: Assistant, **ask_options: Any) -> Runnable:
                     decline_reason=item.decline_reason,
                     language=item.language,
                     evidence=item.evidence,
-                    truncated=getattr(item, "truncated", False),
-                    fallback=getattr(item, "fallback", False),
+                    truncated=item.truncated,
+                    fallback=item.fallback,
                 )
 
     def transform(inputs: Iterator[dict[str, Any]]) -> Iterator[AddableDict]:
