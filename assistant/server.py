@@ -55,6 +55,7 @@ T = TypeVar("T")
 MODELS: dict[str, str | None] = {"assistant": None, "assistant-extractive": "extractive"}
 # Reachable without the API key: the health probe, and static files that carry no data.
 PUBLIC_PATHS = frozenset({"/health", "/", "/app.js", "/style.css", "/docs", "/openapi.json"})
+DOCS_ASSETS = "/docs-assets"  # Swagger UI's files, served from the swagger-ui-bundle package
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 WEB_FILES = {"/": ("index.html", "text/html"), "/app.js": ("app.js", "text/javascript"),
              "/style.css": ("style.css", "text/css")}  # fmt: skip
@@ -249,7 +250,10 @@ def create_app(
         description="Cited answers from supply-chain news: JSON endpoints, an OpenAI-compatible "
         "chat endpoint and a web page at /.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    _add_docs(app)
     app.add_middleware(_Guard, api_key=api_key, max_bytes=max_bytes)
 
     def redact(text: str) -> str:
@@ -597,6 +601,28 @@ def _split_messages(messages: list[dict[str, Any]]) -> tuple[str, list[tuple[str
     return str(turns[-1]["content"]), history
 
 
+def _add_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the files the swagger-ui-bundle package ships, so the docs work
+    offline (FastAPI's default loads them from a CDN); the CDN only when that package is absent."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    urls: dict[str, Any] = {"swagger_favicon_url": "data:,"}
+    try:
+        from starlette.staticfiles import StaticFiles
+        from swagger_ui_bundle import swagger_ui_path
+
+        app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+        urls["swagger_js_url"] = f"{DOCS_ASSETS}/swagger-ui-bundle.js"
+        urls["swagger_css_url"] = f"{DOCS_ASSETS}/swagger-ui.css"
+    except ImportError:  # pragma: no cover - a core dependency; the CDN is the fallback
+        pass
+
+    async def docs() -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="assistant API", **urls)
+
+    app.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)
+
+
 def _web_file(name: str) -> bytes:
     return (resources.files("assistant") / "web" / name).read_bytes()
 
@@ -661,7 +687,7 @@ class _Guard:
                 )
                 return JSONResponse(error_body(message, "UsageError", EXIT_USAGE), 400)
             return None
-        if path in PUBLIC_PATHS:
+        if path in PUBLIC_PATHS or path.startswith(f"{DOCS_ASSETS}/"):
             return None
         given = headers.get("authorization", b"")
         scheme, _, token = given.partition(b" ")

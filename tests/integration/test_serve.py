@@ -118,7 +118,9 @@ def copy_store(template: Path, target: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def served(seeded_store_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+def served(
+    seeded_store_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServeProcess]:
     """The main server: `assistant serve` on its own copy of the seeded store, small limits."""
     data_dir = copy_store(seeded_store_template, tmp_path_factory.mktemp("served") / ".assistant")
     with ServeProcess(
@@ -132,7 +134,9 @@ def served(seeded_store_template: Path, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture(scope="module")
 def reference(seeded_store_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Assistant:
     """The Python facade on another copy of the same store: what the service must agree with."""
-    data_dir = copy_store(seeded_store_template, tmp_path_factory.mktemp("reference") / ".assistant")
+    data_dir = copy_store(
+        seeded_store_template, tmp_path_factory.mktemp("reference") / ".assistant"
+    )
     return Assistant(Settings(data_dir=data_dir, corpus_dir=SEEDS))
 
 
@@ -178,7 +182,9 @@ def assert_quotes_are_stored_passages(citations: list[dict[str, Any]]) -> None:
         assert doc.text[c["start"] : c["end"]] == c["quote"], c
 
 
-def assert_error(response: httpx.Response, status: int, kind: str, exit_code: int) -> dict[str, Any]:
+def assert_error(
+    response: httpx.Response, status: int, kind: str, exit_code: int
+) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     assert "Traceback" not in response.text
@@ -199,7 +205,15 @@ def test_health_docs_and_the_openapi_schema(client: httpx.Client) -> None:
     assert health.json()["status"] == "ok" and health.json()["provider"] == "extractive"
     assert "swagger" in client.get("/docs").text.lower()
     paths = client.get("/openapi.json").json()["paths"]
-    for path in ("/ask", "/search", "/sources", "/ingest", "/health", "/v1/chat/completions", "/v1/models"):
+    for path in (
+        "/ask",
+        "/search",
+        "/sources",
+        "/ingest",
+        "/health",
+        "/v1/chat/completions",
+        "/v1/models",
+    ):
         assert path in paths
 
 
@@ -243,8 +257,12 @@ def test_a_decline_is_an_answer_not_an_error(client: httpx.Client) -> None:
     assert body["answer"] == "The indexed articles do not answer this question."
 
 
-def test_search_and_sources_mirror_the_python_api(client: httpx.Client, reference: Assistant) -> None:
-    hits = client.post("/search", json={"query": "lithium deposit in Serbia", "k": 3}).json()["hits"]
+def test_search_and_sources_mirror_the_python_api(
+    client: httpx.Client, reference: Assistant
+) -> None:
+    hits = client.post("/search", json={"query": "lithium deposit in Serbia", "k": 3}).json()[
+        "hits"
+    ]
     expected = reference.search("lithium deposit in Serbia", 3)
     assert [h["chunk_id"] for h in hits] == [h.chunk_id for h in expected]
     assert [h["rank"] for h in hits] == [1, 2, 3]
@@ -255,7 +273,9 @@ def test_search_and_sources_mirror_the_python_api(client: httpx.Client, referenc
     assert only_ar["hits"] and {h["language"] for h in only_ar["hits"]} == {"ar"}
 
     sources = client.get("/sources").json()["sources"]
-    assert sorted(s["source"] for s in sources) == sorted(f"seeds/{p.name}" for p in SEEDS.iterdir())
+    assert sorted(s["source"] for s in sources) == sorted(
+        f"seeds/{p.name}" for p in SEEDS.iterdir()
+    )
     assert sum(s["chunks"] for s in sources) == sum(d.chunks for d in reference.sources())
 
 
@@ -331,10 +351,25 @@ def test_chat_history_in_messages_is_condensed_as_in_assistant_chat(
 @pytest.mark.parametrize(
     ("request_body", "status", "kind", "needle"),
     [
-        ({"model": "gpt-9", "messages": [{"role": "user", "content": QUESTION}]}, 404, "model_not_found", "gpt-9"),
+        (
+            {"model": "gpt-9", "messages": [{"role": "user", "content": QUESTION}]},
+            404,
+            "model_not_found",
+            "gpt-9",
+        ),
         ({"model": "assistant", "messages": []}, 400, "UsageError", "last message"),
-        ({"model": "assistant", "messages": [{"role": "assistant", "content": "hi"}]}, 400, "UsageError", "last message"),
-        ({"model": "assistant", "messages": [{"role": "user", "content": " "}]}, 400, "UsageError", "empty"),
+        (
+            {"model": "assistant", "messages": [{"role": "assistant", "content": "hi"}]},
+            400,
+            "UsageError",
+            "last message",
+        ),
+        (
+            {"model": "assistant", "messages": [{"role": "user", "content": " "}]},
+            400,
+            "UsageError",
+            "empty",
+        ),
         ({"messages": [{"role": "user", "content": QUESTION}]}, 400, "UsageError", "model"),
     ],
 )
@@ -359,7 +394,11 @@ def test_openai_client_raises_with_the_service_message(served: ServeProcess) -> 
     [
         ("/ask", {"question": ""}, "the question is empty"),
         ("/ask", {"question": "   ", "stream": True}, "the question is empty"),
-        ("/ask", {"question": "x" * (QUESTION_LIMIT + 1)}, f"longer than {QUESTION_LIMIT} characters"),
+        (
+            "/ask",
+            {"question": "x" * (QUESTION_LIMIT + 1)},
+            f"longer than {QUESTION_LIMIT} characters",
+        ),
         ("/ask", {"question": QUESTION, "provider": "gemini"}, "unknown provider 'gemini'"),
         ("/ask", {"question": QUESTION, "provider": "gemini", "stream": True}, "unknown provider"),
         ("/ask", {"question": QUESTION, "k": 0}, "k"),
@@ -378,7 +417,9 @@ def test_bad_requests_get_400_with_the_cli_message_and_exit_code(
 
 
 def test_malformed_json_and_unknown_routes_are_json_errors(client: httpx.Client) -> None:
-    response = client.post("/ask", content=b"{not json", headers={"content-type": "application/json"})
+    response = client.post(
+        "/ask", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert "not valid JSON" in assert_error(response, 400, "UsageError", 2)["message"]
     assert_error(client.get("/nowhere"), 404, "NotFound", 2)
     assert_error(client.get("/ask"), 405, "HTTPError", 2)
@@ -407,7 +448,9 @@ def test_request_body_limit_gives_413_declared_or_chunked(client: httpx.Client) 
 def test_requests_for_a_foreign_host_name_are_refused_without_a_key(client: httpx.Client) -> None:
     # Without a key the service only answers loopback names: a web page elsewhere cannot reach it
     # by pointing its own domain at 127.0.0.1 (DNS rebinding).
-    error = assert_error(client.get("/sources", headers={"host": "evil.example"}), 400, "UsageError", 2)
+    error = assert_error(
+        client.get("/sources", headers={"host": "evil.example"}), 400, "UsageError", 2
+    )
     assert "loopback" in error["message"]
     assert client.get("/sources", headers={"host": "localhost:1234"}).status_code == 200
 
@@ -440,12 +483,19 @@ def test_sixteen_concurrent_questions_get_the_answers_of_a_sequential_run(
                 elif i % 4 == 1:
                     results[i] = stream_ask(c, {"question": questions[i]})[-1][1]
                 else:
-                    body = {"model": "assistant", "messages": [{"role": "user", "content": questions[i]}]}
+                    body = {
+                        "model": "assistant",
+                        "messages": [{"role": "user", "content": questions[i]}],
+                    }
                     stream = i % 4 == 3
                     if stream:
-                        with c.stream("POST", "/v1/chat/completions", json={**body, "stream": True}) as r:
+                        with c.stream(
+                            "POST", "/v1/chat/completions", json={**body, "stream": True}
+                        ) as r:
                             chunks = [d for _, d in sse_events(r) if d != "[DONE]"]
-                        text = "".join(ch["choices"][0]["delta"].get("content", "") for ch in chunks)
+                        text = "".join(
+                            ch["choices"][0]["delta"].get("content", "") for ch in chunks
+                        )
                         answer = chunks[-1]["answer"]
                         assert text == answer["answer"]
                     else:
@@ -501,13 +551,13 @@ def test_ingest_adds_a_document_and_refuses_while_another_writer_holds_the_lock(
     assert "Traceback" not in missing.text
 
 
-def test_a_second_ingest_in_the_same_service_gets_409(
-    served: ServeProcess, tmp_path: Path
-) -> None:
+def test_a_second_ingest_in_the_same_service_gets_409(served: ServeProcess, tmp_path: Path) -> None:
     folder = tmp_path / "many"
     folder.mkdir()
     for i in range(3):  # enough work that the first ingest is still running a second later
-        text = " ".join(f"Sentence {j} about nickel smelter number {i} in province {j}." for j in range(30))
+        text = " ".join(
+            f"Sentence {j} about nickel smelter number {i} in province {j}." for j in range(30)
+        )
         (folder / f"nickel_{i}.txt").write_text(f"Nickel smelter {i}\n\n{text}\n", encoding="utf-8")
     statuses: list[int] = []
 
@@ -529,7 +579,16 @@ def test_a_second_ingest_in_the_same_service_gets_409(
 # --- the bind rule and the API key ----------------------------------------------------------------
 def test_serve_refuses_a_public_address_without_a_key(seeded_data_dir: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "serve", "--host", "0.0.0.0", "--port", str(free_port())],
+        [
+            sys.executable,
+            "-m",
+            "assistant.cli",
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(free_port()),
+        ],
         cwd=ROOT,
         env=server_env(seeded_data_dir),
         capture_output=True,
@@ -588,7 +647,9 @@ def test_with_a_key_every_endpoint_but_health_and_the_page_wants_the_bearer_toke
             answer = c.post("/ask", json={"question": QUESTION}, headers=good).json()
             assert answer["answered"] is True
             # A foreign Host is fine once a key guards the service.
-            assert c.get("/sources", headers={**good, "host": "assistant.example"}).status_code == 200
+            assert (
+                c.get("/sources", headers={**good, "host": "assistant.example"}).status_code == 200
+            )
 
         with pytest.raises(openai.AuthenticationError):
             openai_client(server.url, "wrong").models.list()

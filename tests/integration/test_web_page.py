@@ -278,3 +278,20 @@ def test_a_service_error_is_shown_with_its_message(page: DevTools) -> None:
     shown = ask_in_page(page, "x" * 4001)
     assert shown["state"] == "error"
     assert shown["error"] == "the question is longer than 4000 characters"
+
+
+def test_the_api_docs_render_offline(browser: str, site: tuple[str, Path]) -> None:
+    target = httpx.put(f"{browser}/json/new?about:blank", timeout=30).json()
+    tools = DevTools(target["webSocketDebuggerUrl"])
+    try:
+        tools.send("Page.enable")
+        tools.send("Page.navigate", url=f"{site[0]}/docs")
+        paths = tools.wait_for(
+            "[...document.querySelectorAll('.opblock-summary-path')].map(e => e.textContent)"
+            ".filter(Boolean).length > 0 && "
+            "[...document.querySelectorAll('.opblock-summary-path')].map(e => e.textContent)"
+        )
+    finally:
+        tools.close()
+        httpx.get(f"{browser}/json/close/{target['id']}", timeout=30)
+    assert {"/ask", "/search", "/v1/chat/completions"} <= {p.replace("\u200b", "") for p in paths}
