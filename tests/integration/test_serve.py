@@ -347,6 +347,12 @@ def test_chat_history_in_messages_is_condensed_as_in_assistant_chat(
     assert answer["standalone_question"] == expected.standalone_question
     assert completion.choices[0].message.content == expected.text
 
+    # POST /ask takes the same history as [question, answer] pairs.
+    with httpx.Client(base_url=served.url, timeout=120) as c:
+        body = {"question": follow_up, "history": [[first, earlier.text]]}
+        via_ask = c.post("/ask", json=body).json()
+    assert without_timings(via_ask) == without_timings(expected.to_dict())
+
 
 @pytest.mark.parametrize(
     ("request_body", "status", "kind", "needle"),
@@ -741,3 +747,45 @@ def test_llm_failures_map_to_502_and_to_an_error_chunk_mid_stream(
         events = stream_ask(c, {"question": QUESTION})
     assert events[0][0] == "delta" and events[-1][0] == "error"
     assert events[-1][1]["error"]["type"] == "ProviderError"
+
+
+def test_the_service_answers_other_requests_while_an_answer_waits_on_the_model(
+    llm_served: tuple[str, Any],
+) -> None:
+    url, fake = llm_served
+    fake.delay_next(3.0)
+    done = threading.Event()
+    outcome: list[int] = []
+
+    def slow_ask() -> None:
+        with httpx.Client(base_url=url, timeout=60) as c:
+            outcome.append(c.post("/ask", json={"question": QUESTION, "stream": True}).status_code)
+        done.set()
+
+    runner = threading.Thread(target=slow_ask)
+    runner.start()
+    deadline = time.monotonic() + 30
+    while fake.count() < 1 and time.monotonic() < deadline:  # the answer now waits on the model
+        time.sleep(0.02)
+    assert fake.count() == 1
+    with httpx.Client(base_url=url, timeout=60) as c:
+        assert c.get("/health").status_code == 200
+        assert c.get("/v1/models").status_code == 200
+    assert not done.is_set()  # both were served while the answer was still waiting
+    runner.join(timeout=60)
+    assert outcome == [200]
+
+
+def test_a_client_leaving_mid_stream_does_not_block_the_next_question(
+    llm_served: tuple[str, Any],
+) -> None:
+    url, fake = llm_served
+    fake.set_responder(lambda request: " ".join(["Nickel and lithium come first [1]."] * 200))
+    with httpx.Client(base_url=url, timeout=60) as c:
+        with c.stream("POST", "/ask", json={"question": QUESTION, "stream": True}) as response:
+            for line in response.iter_lines():
+                if line.startswith("data:"):
+                    break  # leave after the first piece
+        for _ in range(3):
+            body = c.post("/ask", json={"question": QUESTION}).json()
+            assert body["answered"] is True and body["provider"] == "openai"
