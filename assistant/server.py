@@ -403,7 +403,8 @@ def create_app(
             if not body.dry_run:  # fail fast on another process's lock, before queueing
                 await run_in_threadpool(_probe_write_lock, assistant)
             report = await gate.call(
-                assistant.ingest,
+                _ingest_and_rewarm,
+                assistant,
                 body.paths or None,
                 rebuild=body.rebuild,
                 prune=body.prune,
@@ -551,6 +552,14 @@ def _plain(obj: Any, *leave_out: str) -> dict[str, Any]:
     return {
         f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.name not in leave_out
     }
+
+
+def _ingest_and_rewarm(assistant: Assistant, paths: Any, **options: Any) -> Any:
+    """Ingest, then rebuild the keyword index now rather than on the next question."""
+    report = assistant.ingest(paths, **options)
+    if not report.dry_run and assistant.store.count() > 0:
+        assistant.search("warm up", 1)
+    return report
 
 
 def _probe_write_lock(assistant: Assistant) -> None:
