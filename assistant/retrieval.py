@@ -32,6 +32,9 @@ class Hit:
     similarity: float  # raw cosine similarity to the question
     keyword: float  # keyword evidence in [0, 1]
     metadata: dict[str, Any] = field(default_factory=dict, repr=False)
+    # Dense similarity standardised within the chunk's language candidates: how far this chunk
+    # stands above the typical passage of its language for this question.
+    dense_z: float = 0.0
 
     def to_document(self) -> Document:
         """As a LangChain Document (metadata carries the citation fields)."""
@@ -85,6 +88,10 @@ class KeywordIndex:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def idf_for(self, text: str) -> dict[str, float | None]:
+        """The store's idf of each keyword token of a text (None: the store never uses it)."""
+        return {t: self.idf.get(t) for t in dict.fromkeys(tokenize(text))}
 
     def scores(self, query: str) -> tuple[Any, float]:
         """BM25 score of every chunk for the query, and the best score any chunk could reach."""
@@ -220,7 +227,10 @@ class HybridSearch:
 
         if mode == "keyword":
             ranked = sorted(keyword.items(), key=lambda kv: -kv[1])[:k]
-            return [self._hit(index, cid, s, similarity.get(cid, 0.0), s) for cid, s in ranked]
+            return [
+                self._hit(index, cid, s, similarity.get(cid, 0.0), s, dense_z.get(cid, 0.0))
+                for cid, s in ranked
+            ]
 
         if mode == "hybrid":
             missing = [cid for cid in keyword if cid not in dense_z]
@@ -245,7 +255,9 @@ class HybridSearch:
         }
         ranked = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
         return [
-            self._hit(index, cid, score, similarity.get(cid, 0.0), keyword.get(cid, 0.0))
+            self._hit(
+                index, cid, score, similarity.get(cid, 0.0), keyword.get(cid, 0.0), dense_z[cid]
+            )
             for cid, score in ranked
         ]
 
@@ -268,7 +280,9 @@ class HybridSearch:
             # on dense evidence; keyword evidence can still lift it.
             dense_z[cid] = floor - 0.5
 
-    def _hit(self, index: KeywordIndex, cid: str, score: float, sim: float, kw: float) -> Hit:
+    def _hit(
+        self, index: KeywordIndex, cid: str, score: float, sim: float, kw: float, dz: float = 0.0
+    ) -> Hit:
         meta = index.metas[index.position[cid]]
         return Hit(
             chunk_id=cid,
@@ -283,6 +297,7 @@ class HybridSearch:
             similarity=float(sim),
             keyword=float(kw),
             metadata=meta,
+            dense_z=float(dz),
         )
 
 # Fewer dense candidates than this in a language: standardise them against all candidates.
