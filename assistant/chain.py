@@ -59,6 +59,11 @@ def build_chain(assistant: Assistant, **ask_options: Any) -> Runnable:
                     model=item.model,
                     usage=item.usage,
                     timings_ms=item.timings_ms,
+                    decline_reason=item.decline_reason,
+                    language=item.language,
+                    evidence=item.evidence,
+                    truncated=item.truncated,
+                    fallback=item.fallback,
                 )
 
     def transform(inputs: Iterator[dict[str, Any]]) -> Iterator[AddableDict]:
