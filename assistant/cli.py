@@ -726,6 +726,46 @@ def _prompt_reader(assistant: Assistant) -> Any:
     return read
 
 
+# --- serve ----------------------------------------------------------------------------------------
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; anything but loopback needs ASSISTANT_API_KEY.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+) -> None:
+    """Serve the JSON API, an OpenAI-compatible /v1/chat/completions and a web page at /."""
+    with boundary():
+        from . import server
+
+        assistant = _assistant()
+        key = assistant.settings.api_key
+        server.check_bind(host, key.get_secret_value() if key else None)
+        _check_port(host, port)
+        _auto_ingest(assistant)
+        err("warming up: model, store and keyword index", "dim")
+        server.warm(assistant)
+        app_ = server.create_app(assistant)
+        import uvicorn
+
+        where = f"[{host}]" if ":" in host else host
+        err(f"serving on http://{where}:{port}/  (API docs at /docs; Ctrl-C stops)")
+        uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
+
+
+def _check_port(host: str, port: int) -> None:
+    """A clear one-line error when the port is taken, instead of uvicorn's log lines."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise AssistantError(f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port") from None
+
+
 # --- eval -----------------------------------------------------------------------------------------
 @app.command("eval")
 def eval_(

@@ -125,6 +125,19 @@ class Settings(BaseSettings):
         None, description="Folder with prompt files; default: the prompts shipped with the code."
     )
 
+    # --- HTTP service (`assistant serve`) -----------------------------------------------------
+    api_key: SecretStr | None = Field(
+        None,
+        description="Bearer token `assistant serve` requires on every endpoint but /health; "
+        "mandatory when it binds to anything but a loopback address.",
+    )
+    max_request_bytes: int = Field(
+        1_000_000, ge=1024, description="Largest request body `assistant serve` accepts (413 above)."
+    )
+    max_question_chars: int = Field(
+        4000, ge=1, le=4000, description="Longest question `assistant serve` accepts (400 above)."
+    )
+
     # --- vendor variables (their own names, no prefix) ---------------------------------------
     openai_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key")
@@ -138,7 +151,7 @@ class Settings(BaseSettings):
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("openai_api_key", mode="before")
+    @field_validator("openai_api_key", "api_key", mode="before")
     @classmethod
     def _blank_key_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -176,8 +189,8 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Values that must never reach any output."""
-        key = self.openai_api_key.get_secret_value() if self.openai_api_key else ""
-        return [key] if len(key) >= 4 else []
+        keys = [k.get_secret_value() for k in (self.openai_api_key, self.api_key) if k is not None]
+        return [key for key in keys if len(key) >= 4]
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -1,0 +1,328 @@
+"""`assistant serve` over HTTP: warm /ask latency (p50, p95) and the throughput of concurrent clients.
+
+The service runs as `assistant serve` in a subprocess on a free loopback port, over a fresh store
+with the seed articles ingested (the real model); the questions are the 26 of the dev set
+(tests/data/seed_qa_dev.jsonl, English and Arabic, answerable and not), extractive answers.
+Measured, after the service reports healthy (model, store and keyword index open):
+
+- sequential: one client, keep-alive, `rounds` passes over the questions: /ask latency, the
+  service's own `timings_ms.total` (the difference is HTTP and JSON), the time to the first
+  streamed piece of `/ask` with "stream": true, and /v1/chat/completions;
+- concurrent: `clients` threads, each asking every question once (rotated), started together:
+  questions per second, and the latency each request saw.
+
+With `--synthetic N`, N synthetic chunks (random unit vectors, texts drawn from the seeds'
+words, half English half Arabic; like bench/search_latency.py) are written into the store next to
+the seeds and everything is measured again: the seed questions then search, and the keyword index
+covers, a store of N + the seed chunks. Answers still come from the seed articles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import loadavg, machine, percentile, write_json  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+DEV_SET = ROOT / "tests" / "data" / "seed_qa_dev.jsonl"
+DIM = 384
+WORDS_PER_CHUNK = 150
+CHUNKS_PER_DOC = 10
+
+
+def questions() -> list[str]:
+    rows = [json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line]
+    return [r["question"] for r in rows]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Service:
+    """`assistant serve` in a subprocess; `startup_s` is spawn to healthy."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
+        env.update(
+            ANONYMIZED_TELEMETRY="False",
+            ASSISTANT_DATA_DIR=str(data_dir),
+            ASSISTANT_CORPUS_DIR=str(SEEDS),
+        )
+        self.env = env
+
+    def __enter__(self) -> Service:
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "assistant.cli", "serve", "--port", str(self.port)],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        while True:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None:
+                raise SystemExit("assistant serve exited before it was healthy")
+            time.sleep(0.1)
+        self.startup_s = time.perf_counter() - t0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "p50": round(percentile(values, 50), 1),
+        "p95": round(percentile(values, 95), 1),
+        "mean": round(float(np.mean(values)), 1),
+        "n": len(values),
+    }
+
+
+def ask(client: httpx.Client, question: str) -> tuple[float, dict[str, Any]]:
+    t0 = time.perf_counter()
+    response = client.post("/ask", json={"question": question})
+    elapsed = (time.perf_counter() - t0) * 1000
+    response.raise_for_status()
+    return elapsed, response.json()
+
+
+def first_piece_ms(client: httpx.Client, question: str) -> float:
+    t0 = time.perf_counter()
+    first = None
+    with client.stream("POST", "/ask", json={"question": question, "stream": True}) as response:
+        response.raise_for_status()
+        for line in response.iter_lines():  # read to the end: the request is complete
+            if first is None and line.startswith("data:"):
+                first = (time.perf_counter() - t0) * 1000
+    if first is None:
+        raise RuntimeError("the stream sent nothing")
+    return first
+
+
+def chat_ms(client: httpx.Client, question: str) -> float:
+    t0 = time.perf_counter()
+    body = {"model": "assistant", "messages": [{"role": "user", "content": question}]}
+    client.post("/v1/chat/completions", json=body).raise_for_status()
+    return (time.perf_counter() - t0) * 1000
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(url: str, pid: int, qs: list[str], rounds: int, clients: int) -> dict[str, Any]:
+    with httpx.Client(base_url=url, timeout=300) as client:
+        for q in qs:  # one pass first: connection set up, every code path touched once
+            ask(client, q)
+        latency, served, answered = [], [], 0
+        cpu0 = cpu_seconds(pid)
+        for _ in range(rounds):
+            for q in qs:
+                ms, body = ask(client, q)
+                latency.append(ms)
+                served.append(float(body["timings_ms"]["total"]))
+                answered += bool(body["answered"])
+        sequential_cpu = cpu_seconds(pid) - cpu0
+        ttfp = [first_piece_ms(client, q) for q in qs]
+        chat = [chat_ms(client, q) for q in qs]
+
+    seen: list[float] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(clients + 1)
+
+    def worker(offset: int) -> None:
+        try:
+            with httpx.Client(base_url=url, timeout=600) as c:
+                barrier.wait()
+                for i in range(len(qs)):
+                    ms, _ = ask(c, qs[(offset + i) % len(qs)])
+                    with lock:
+                        seen.append(ms)
+        except BaseException as exc:  # noqa: BLE001 - reported after the run
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i * 3,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    t0, cpu0 = time.perf_counter(), cpu_seconds(pid)
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    concurrent_cpu = cpu_seconds(pid) - cpu0
+    if errors:
+        raise SystemExit(f"concurrent run failed: {errors[0]!r}")
+    sequential_mean_s = float(np.mean(latency)) / 1000
+    return {
+        "questions": len(qs),
+        "answered_share": round(answered / len(latency), 3),
+        "sequential_ask_ms": summary(latency),
+        "service_total_ms": summary(served),
+        "stream_first_piece_ms": summary(ttfp),
+        "chat_completions_ms": summary(chat),
+        "sequential_questions_per_s": round(1 / sequential_mean_s, 2),
+        "sequential_server_cpu_ms_per_question": round(sequential_cpu * 1000 / len(latency), 1),
+        "concurrent": {
+            "clients": clients,
+            "requests": len(seen),
+            "wall_s": round(wall, 2),
+            "questions_per_s": round(len(seen) / wall, 2),
+            "latency_ms": summary(seen),
+            "server_cpu_ms_per_question": round(concurrent_cpu * 1000 / len(seen), 1),
+        },
+    }
+
+
+def add_synthetic(data_dir: Path, n: int, seed: int = 7) -> float:
+    """Write n synthetic chunks next to the seeds (no embedding: random unit vectors)."""
+    from assistant.config import Settings
+    from assistant.embeddings import LOCAL_MODEL_ID
+    from assistant.store import Store
+
+    text = " ".join(p.read_text(encoding="utf-8") for p in sorted(SEEDS.iterdir()))
+    words = {
+        "ar": np.array(re.findall(r"[\u0600-\u06ff]+", text), dtype=object),
+        "en": np.array(re.findall(r"[A-Za-z]+", text), dtype=object),
+    }
+    rng = np.random.default_rng(seed)
+    store = Store(Settings(data_dir=data_dir), LOCAL_MODEL_ID, DIM)
+    collection = store.chunks(create=True)
+    batch = store._batch_size()  # noqa: SLF001 - Chroma's limit, as the product uses it
+    t0 = time.perf_counter()
+    with store.write_lock():
+        for lo in range(0, n, batch):
+            hi = min(n, lo + batch)
+            ids, docs, metas = [], [], []
+            for i in range(lo, hi):
+                doc, part = divmod(i, CHUNKS_PER_DOC)
+                lang = "ar" if doc % 2 else "en"
+                body = " ".join(words[lang][rng.integers(0, len(words[lang]), WORDS_PER_CHUNK)])
+                ids.append(f"syn{doc:06d}-c{part:05d}")
+                docs.append(body)
+                metas.append(
+                    {
+                        "source": f"synthetic/doc{doc:06d}.txt",
+                        "path": f"/synthetic/doc{doc:06d}.txt",
+                        "title": f"Synthetic document {doc}",
+                        "language": lang,
+                        "sha256": "0" * 64,
+                        "chunk_index": part,
+                        "start": part * 1000,
+                        "end": part * 1000 + len(body),
+                        "tokens": 220,
+                    }
+                )
+            vecs = rng.standard_normal((hi - lo, DIM)).astype(np.float32)
+            vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+            collection.add(ids=ids, documents=docs, metadatas=metas, embeddings=vecs)
+        store.bump_version()
+    return time.perf_counter() - t0
+
+
+def chunk_count(url: str) -> int:
+    return sum(s["chunks"] for s in httpx.get(f"{url}/sources", timeout=60).json()["sources"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3, help="sequential passes over the questions")
+    ap.add_argument("--clients", type=int, default=8, help="concurrent clients")
+    ap.add_argument(
+        "--synthetic", type=int, default=0, help="then add N synthetic chunks, measure again"
+    )
+    ap.add_argument("--json", type=Path, default=None, help="write the results here")
+    args = ap.parse_args()
+
+    qs = questions()
+    results: dict[str, Any] = {"machine": machine(), "loadavg_before": loadavg(), "stores": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp) / ".assistant"
+        env = {**os.environ, "ASSISTANT_DATA_DIR": str(data_dir), "ANONYMIZED_TELEMETRY": "False"}
+        print("ingesting the seeds", file=sys.stderr, flush=True)
+        subprocess.run(
+            [sys.executable, "-m", "assistant.cli", "ingest", str(SEEDS), "--json"],
+            cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        stores = [("seeds", 0)] + (
+            [(f"seeds+{args.synthetic}", args.synthetic)] if args.synthetic else []
+        )
+        for name, extra in stores:
+            insert_s = add_synthetic(data_dir, extra) if extra else 0.0
+            with Service(data_dir) as service:
+                print(f"measuring {name}", file=sys.stderr, flush=True)
+                figures = measure(service.url, service.proc.pid, qs, args.rounds, args.clients)
+                figures["chunks"] = chunk_count(service.url)
+                figures["startup_to_healthy_s"] = round(service.startup_s, 2)
+                if extra:
+                    figures["synthetic_insert_s"] = round(insert_s, 1)
+            results["stores"][name] = figures
+            print(json.dumps({name: figures}, indent=2), file=sys.stderr, flush=True)
+    results["loadavg_after"] = loadavg()
+    write_json(args.json, results)
+    print(markdown(results))
+
+
+def markdown(results: dict[str, Any]) -> str:
+    clients = next(iter(results["stores"].values()))["concurrent"]["clients"]
+    lines = [
+        "| store | chunks | /ask p50 | /ask p95 | service p50 | first piece p50 | chat p50 "
+        f"| 1 client q/s | {clients} clients q/s | {clients} clients p50 / p95 "
+        f"| server CPU/question, 1 / {clients} clients |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, f in results["stores"].items():
+        c = f["concurrent"]
+        lines.append(
+            f"| {name} | {f['chunks']} | {f['sequential_ask_ms']['p50']} ms | "
+            f"{f['sequential_ask_ms']['p95']} ms | {f['service_total_ms']['p50']} ms | "
+            f"{f['stream_first_piece_ms']['p50']} ms | {f['chat_completions_ms']['p50']} ms | "
+            f"{f['sequential_questions_per_s']} | {c['questions_per_s']} | "
+            f"{c['latency_ms']['p50']} / {c['latency_ms']['p95']} ms | "
+            f"{f['sequential_server_cpu_ms_per_question']} / {c['server_cpu_ms_per_question']} ms |"
+        )
+    m = results["machine"]
+    lines.append(
+        f"\n{m['cores']} cores ({m['cpu']}), load average {results['loadavg_before']} before, "
+        f"{results['loadavg_after']} after; commit {m['commit']}."
+    )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
