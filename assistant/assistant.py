@@ -229,6 +229,8 @@ class Assistant:
                 index.idf_for(standalone),
                 len(index),
                 question_language(standalone),
+                # A --source filter leaves too few passages for a typical one to stand out from.
+                filtered=source is not None,
             ),
             weights_for(self.embeddings.model_id),
         )

@@ -217,7 +217,7 @@ class Evidence:
     missing_names: tuple[str, ...] = ()
     wants_figure: bool = False
     figure_in_answer: bool = True
-    store_size: int = 0  # chunks in the store
+    store_size: int = 0  # chunks searched (0 under a source filter: no store-wide distribution)
     score: float = 0.0  # the combined evidence score; decline below the threshold
     reasons: tuple[str, ...] = field(default_factory=tuple)
 
@@ -240,6 +240,8 @@ def assess(
     idf: Mapping[str, float | None],
     store_size: int,
     language: str | None = None,
+    *,
+    filtered: bool = False,
 ) -> Evidence:
     """Measure how well the retrieved passages could answer the question.
 
@@ -281,7 +283,7 @@ def assess(
     zs = sorted((h.dense_z for h in hits), reverse=True)
     sims = sorted((c.similarity for c in candidates), reverse=True)
     return Evidence(
-        store_size=store_size,
+        store_size=0 if filtered else store_size,
         margin=zs[0] - zs[1] if len(zs) > 1 else 0.0,
         sentence_margin=sims[0] - float(sorted(sims)[len(sims) // 2]) if sims else 0.0,
         answer_coverage=answer_coverage,

@@ -226,3 +226,14 @@ def test_decline_messages_exist_for_common_languages_with_english_fallback() -> 
     assert decline_message("es").startswith("Los artículos")
     assert decline_message("fr").startswith("Les articles")
     assert decline_message("xx") == decline_message("en")
+
+
+def test_a_source_filter_disables_the_typical_passage_floor() -> None:
+    h = hit("Japan and Canada will mine nickel and lithium first.", z=0.9)
+    cands = answerer().candidates("q", [h], split_hits([h]), np.array([0.9]))
+    q = "Which minerals will Japan and Canada mine first?"
+    idf = {"japan": 1.0, "canada": 1.0, "mine": 1.0, "mineral": 1.0, "first": 1.0}
+    unfiltered = scored(assess(q, [h], cands, idf, 500, "en"))
+    filtered = scored(assess(q, [h], cands, idf, 500, "en", filtered=True))
+    assert "typical passage" in (decide(unfiltered) or "")
+    assert "typical passage" not in (decide(filtered) or "")
