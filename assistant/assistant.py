@@ -26,6 +26,7 @@ from .errors import ProviderError, UsageError
 from .ingest import IngestReport, ProgressFn, ingest
 from .retrieval import Hit, HybridSearch
 from .store import Store, StoredDocument
+from .text import tokenize
 
 MAX_QUESTION_CHARS = 4000
 _FOLLOW_UP = re.compile(
@@ -62,7 +63,8 @@ class Assistant:
         """The Chroma store."""
         if self._store is None:
             model_id = self.embeddings.model_id
-            dim = self.embeddings.dimension if self.settings.embeddings == "local" else None
+            # The vector length is asked for only when a write needs it (it loads the model).
+            dim = (lambda: self.embeddings.dimension) if self.settings.embeddings == "local" else None
             self._store = Store(self.settings, model_id, dim)
         return self._store
 
@@ -131,8 +133,9 @@ class Assistant:
         return self.ingest(progress=progress)
 
     def sources(self) -> list[StoredDocument]:
-        """Documents in the store."""
-        return self.store.documents()
+        """Documents in the store (from the manifest: no model, no vector index)."""
+        store = self._store if self._store is not None else Store(self.settings, "")
+        return store.documents()
 
     def search(
         self, query: str, k: int = 5, *, source: str | None = None, language: str | None = None
@@ -196,7 +199,9 @@ class Assistant:
         )
         timings = {"retrieve": elapsed_ms(t_retrieve)}
         lang = question_language(question)
-        reason = decline_reason(assess(standalone, hits, index.idf), self.settings, question_language(standalone))
+        # idf of the question's words (what coverage weighs), from the keyword index on disk.
+        idf = index.idf_for(tokenize(standalone))
+        reason = decline_reason(assess(standalone, hits, idf), self.settings, question_language(standalone))
 
         t_generate = time.perf_counter()
         citations: list[Citation] = []
@@ -205,7 +210,7 @@ class Assistant:
         given = hits
         pieces: list[str] = []
         if reason is None and answerer.provider == "extractive":
-            text, citations = answerer.answer(standalone, query_vector, hits, index.idf)
+            text, citations = answerer.answer(standalone, query_vector, hits, idf)
             if not citations:
                 reason = "no sentence of the retrieved passages fits the question"
             else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import DocumentError
+from .store import checkpoint
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 ProgressFn = Callable[..., None]
 # Texts embedded per call during ingest: enough to keep the engine's threads busy.
 EMBED_BATCH_TEXTS = 128
+# The keyword index commits at most this often during an ingest (a commit costs tens of ms).
+KEYWORD_COMMIT_SECONDS = 5.0
 
 
 @dataclass
@@ -72,6 +74,7 @@ def build_records(
         "title": doc.title,
         "language": doc.language,
         "sha256": doc.sha256,
+        "version": doc.sha256[:12],
     }
     # The document hash is part of every id: a changed file gets new ids, so its new rows can be
     # written before the old ones are deleted and a failure in between loses nothing.
@@ -112,9 +115,13 @@ def ingest(
     dry_run: bool = False,
     progress: ProgressFn | None = None,
 ) -> IngestReport:
-    """Bring the store in step with the given files; returns what changed."""
-    from .documents import discover, load_document
-    from .store import Record
+    """Bring the store in step with the given files; returns what changed.
+
+    Per document: manifest row "pending" -> chunk and sentence rows -> keyword index -> delete
+    the rows of other versions -> manifest row "complete". A document counts as stored only once
+    complete, so a run killed anywhere leaves it to be redone by the next run.
+    """
+    from .documents import discover
 
     started = time.perf_counter()
     notify = progress or (lambda *a, **k: None)
@@ -125,65 +132,76 @@ def ingest(
         report.skipped_files.append({"path": str(where), "reason": reason})
         notify("skip", path=str(where), reason=reason)
 
-    # A dry run writes nothing, so it neither takes the lock nor creates the data dir.
-    with contextlib.nullcontext() if dry_run else store.write_lock():
-        # --rebuild drops the old collections only once the first document has been embedded:
-        # a model that cannot embed at all (bad key, server down) then leaves the store as it was.
-        # (A failure after that first document still leaves a partial store: re-run --rebuild.)
-        pending_reset = rebuild and not dry_run
-        known = {} if rebuild else {d.path: d for d in store.documents()}
-        notify("start", total=len(files))
-        changed = False
+    if dry_run:
+        # A dry run writes nothing, so it neither takes the lock nor creates the data dir.
+        manifest = {} if rebuild else store.manifest_rows()
+        _Run(report, settings, store, embeddings, None, manifest, rebuild, True, notify).files(files, prune)
+    else:
+        from . import keyword
+
+        with store.write_lock():
+            # --rebuild (and a first ingest) builds a new generation aside; the head switches to
+            # it at the end: a model that cannot embed, or a kill, leaves the old store as it was.
+            store.begin_write(rebuild=rebuild)
+            try:
+                target = store.writing_generation()
+                index = keyword.open_for(store, target)
+                with index.writing():
+                    if not rebuild:
+                        keyword.sync(index, store)  # repairs what a killed run left behind
+                    manifest = store.manifest_rows()
+                    run = _Run(report, settings, store, embeddings, index, manifest, rebuild, False, notify)
+                    run.files(files, prune)
+                    index.commit()
+                    checkpoint("keyword-committed")
+                    key = store.finish_write(run.changed)
+                    if store.live() == target:
+                        # In server mode another machine may have written meanwhile: leave the
+                        # index unsynced, so the next question compares manifests (cheap).
+                        index.commit(change=None if store.is_server else key)
+                    else:
+                        index.clear(None)  # an aside generation that stored nothing was dropped
+            except BaseException:
+                store.abort_write()
+                raise
+
+    report.skipped = len(report.skipped_files)
+    report.seconds = round(time.perf_counter() - started, 3)
+    report.embed_seconds = round(report.embed_seconds, 3)
+    return report
+
+
+class _Run:
+    """One ingest pass over files: batching for the embedder and the per-document write protocol."""
+
+    def __init__(
+        self,
+        report: IngestReport,
+        settings: Settings,
+        store: Store,
+        embeddings: Any,
+        index: Any,
+        manifest: dict[str, dict[str, Any]],
+        rebuild: bool,
+        dry_run: bool,
+        notify: ProgressFn,
+    ) -> None:
+        self.report, self.settings, self.store, self.embeddings = report, settings, store, embeddings
+        self.index, self.manifest, self.rebuild, self.dry_run = index, manifest, rebuild, dry_run
+        self.notify = notify
+        self.changed = False
+        self.committed = time.monotonic()
         # Documents wait in a batch until it holds enough texts to keep both cores of the
         # embedding engine busy (one document at a time left them half idle), then the batch is
         # embedded in one call and each document written whole.
-        batch: list[tuple[Any, str, str, list[dict[str, Any]], list[dict[str, Any]]]] = []
-        batch_texts = 0
+        self.batch: list[tuple[Any, str, str, list[dict[str, Any]], list[dict[str, Any]]]] = []
+        self.batch_texts = 0
 
-        def flush() -> None:
-            nonlocal batch, batch_texts, pending_reset, changed
-            if not batch:
-                return
-            texts = [r["text"] for _, _, _, cr, sr in batch for r in (*cr, *sr)]
-            t0 = time.perf_counter()
-            vectors = embeddings.embed_passages_array(texts) if not dry_run else None
-            report.embed_seconds += time.perf_counter() - t0
-            offset = 0
-            for doc, abs_path, status, chunk_rows, sentence_rows in batch:
-                n, m = len(chunk_rows), len(sentence_rows)
-                if vectors is not None:
-                    if pending_reset:
-                        store.reset()
-                        pending_reset = False
-                    store.replace_document(
-                        abs_path,
-                        [
-                            Record(r["id"], r["text"], r["metadata"], vectors[offset + i])
-                            for i, r in enumerate(chunk_rows)
-                        ],
-                        [
-                            Record(r["id"], r["text"], r["metadata"], vectors[offset + n + i])
-                            for i, r in enumerate(sentence_rows)
-                        ],
-                    )
-                    changed = True
-                    report.tokens_embedded += sum(r["metadata"]["tokens"] for r in chunk_rows)
-                offset += n + m
-                report.chunks_embedded += n
-                report.sentences_embedded += m
-                setattr(report, status, getattr(report, status) + 1)
-                report.documents.append(
-                    {
-                        "source": doc.source,
-                        "status": status,
-                        "chunks": n,
-                        "language": doc.language,
-                        "title": doc.title,
-                    }
-                )
-                notify("advance", path=doc.source, chunks=n)
-            batch, batch_texts = [], 0
+    def files(self, files: Sequence[Path], prune: bool) -> None:
+        from .documents import load_document
 
+        report, notify = self.report, self.notify
+        notify("start", total=len(files))
         for file in files:
             # The same absolute (not symlink-resolved) path that load_document stores as `path`,
             # so an unchanged file is recognised and an edited one replaces its own rows.
@@ -195,40 +213,121 @@ def ingest(
                 notify("skip", path=str(file), reason=str(exc))
                 notify("advance", path=str(file), chunks=0)
                 continue
-            previous = known.get(abs_path)
-            if previous is not None and previous.sha256 == doc.sha256 and not rebuild:
+            previous = self.manifest.get(abs_path)
+            complete = previous is not None and previous.get("status") == "complete"
+            if previous is not None and complete and previous["sha256"] == doc.sha256 and not self.rebuild:
                 report.unchanged += 1
                 report.documents.append(
-                    {"source": doc.source, "status": "unchanged", "chunks": previous.chunks}
+                    {"source": doc.source, "status": "unchanged", "chunks": previous.get("chunks", 0)}
                 )
                 notify("advance", path=doc.source, chunks=0)
                 continue
-            chunk_rows, sentence_rows = build_records(doc, settings)
+            chunk_rows, sentence_rows = build_records(doc, self.settings)
             if not chunk_rows:
                 notify("advance", path=doc.source, chunks=0)
                 continue
             status = "updated" if previous is not None else "added"
-            batch.append((doc, abs_path, status, chunk_rows, sentence_rows))
-            batch_texts += len(chunk_rows) + len(sentence_rows)
-            if batch_texts >= EMBED_BATCH_TEXTS:
-                flush()
-        flush()
-
+            self.batch.append((doc, abs_path, status, chunk_rows, sentence_rows))
+            self.batch_texts += len(chunk_rows) + len(sentence_rows)
+            if self.batch_texts >= EMBED_BATCH_TEXTS:
+                self.flush()
+        self.flush()
         if prune:
-            for gone in (d for path, d in known.items() if not Path(path).exists()):
-                report.removed += 1
-                report.documents.append(
-                    {"source": gone.source, "status": "removed", "chunks": gone.chunks}
-                )
-                if not dry_run:
-                    store.delete_document(gone.path)
-                    changed = True
-        # pending_reset still set: nothing could be embedded (no file found, every file skipped),
-        # so the old collections stay: a mistyped path must not wipe the store.
-        if changed:
-            store.bump_version()
+            self.prune()
 
-    report.skipped = len(report.skipped_files)
-    report.seconds = round(time.perf_counter() - started, 3)
-    report.embed_seconds = round(report.embed_seconds, 3)
-    return report
+    def flush(self) -> None:
+        from .store import Record
+
+        if not self.batch:
+            return
+        report = self.report
+        texts = [r["text"] for _, _, _, cr, sr in self.batch for r in (*cr, *sr)]
+        t0 = time.perf_counter()
+        vectors = self.embeddings.embed_passages_array(texts) if not self.dry_run else None
+        report.embed_seconds += time.perf_counter() - t0
+        offset = 0
+        for doc, abs_path, status, chunk_rows, sentence_rows in self.batch:
+            n, m = len(chunk_rows), len(sentence_rows)
+            if vectors is not None:
+                chunks = [
+                    Record(r["id"], r["text"], r["metadata"], vectors[offset + i])
+                    for i, r in enumerate(chunk_rows)
+                ]
+                sentences = [
+                    Record(r["id"], r["text"], r["metadata"], vectors[offset + n + i])
+                    for i, r in enumerate(sentence_rows)
+                ]
+                self.write(doc, abs_path, chunks, sentences)
+                report.tokens_embedded += sum(r["metadata"]["tokens"] for r in chunk_rows)
+            offset += n + m
+            report.chunks_embedded += n
+            report.sentences_embedded += m
+            setattr(report, status, getattr(report, status) + 1)
+            report.documents.append(
+                {
+                    "source": doc.source,
+                    "status": status,
+                    "chunks": n,
+                    "language": doc.language,
+                    "title": doc.title,
+                }
+            )
+            self.notify("advance", path=doc.source, chunks=n)
+        self.batch, self.batch_texts = [], 0
+        if self.index is not None and time.monotonic() - self.committed > KEYWORD_COMMIT_SECONDS:
+            # Durable now (a kill before this loses only what the next sync refetches); the
+            # store's change key is published at the end.
+            self.index.commit()
+            self.committed = time.monotonic()
+            checkpoint("batch-committed")
+
+    def write(self, doc: Any, path: str, chunks: list[Any], sentences: list[Any]) -> None:
+        """The write protocol for one document (see `ingest`)."""
+        store = self.store
+        version = doc.sha256[:12]
+        entry = {
+            "path": path,
+            "source": doc.source,
+            "title": doc.title,
+            "language": doc.language,
+            "sha256": doc.sha256,
+            "version": version,
+            "chunks": len(chunks),
+            "sentences": len(sentences),
+        }
+        previous = self.manifest.get(path)
+        store.mark(entry, "pending")
+        checkpoint("pending")
+        store.add_rows(chunks, sentences)
+        checkpoint("rows-written")
+        self.index.replace(
+            path, version, doc.language, doc.source, [(r.id, r.text, r.metadata) for r in chunks]
+        )
+        checkpoint("keyword-written")
+        if previous is not None:  # a new document has no other rows (a pending one may have)
+            store.delete_other_versions(path, version)
+            checkpoint("old-rows-deleted")
+        store.mark(entry, "complete")
+        self.manifest[path] = {**entry, "status": "complete"}
+        checkpoint("complete")
+        self.changed = True
+
+    def prune(self) -> None:
+        """Remove documents whose files are gone (pending ones too: an interrupted prune)."""
+        report = self.report
+        for path, entry in list(self.manifest.items()):
+            if Path(path).exists():
+                continue
+            report.removed += 1
+            report.documents.append(
+                {"source": entry.get("source", ""), "status": "removed", "chunks": entry.get("chunks", 0)}
+            )
+            if self.dry_run:
+                continue
+            self.store.mark(entry, "pending")
+            self.store.delete_other_versions(path, None)
+            checkpoint("prune-rows-deleted")
+            self.index.remove(path)
+            self.store.unmark(path)
+            del self.manifest[path]
+            self.changed = True
