@@ -217,12 +217,13 @@ class KeywordIndex:
         return {t: _idf(total, d) for t, d in df.items() if d > 0}
 
     def ceiling(self, query_tokens: Sequence[str], language: str) -> float:
-        """The best BM25 score a chunk of `language` could reach for these (distinct) tokens.
+        """The best BM25 score a chunk of `language` could reach for these tokens (each once).
 
         Every query word counts, also those no chunk contains (at the rarest idf): an Arabic
         question matching an English passage only on a number is a weak match, not a perfect one.
         tantivy's BM25 includes the (k1 + 1) factor, so a saturated term tends to (k1 + 1) * idf.
         """
+        query_tokens = list(dict.fromkeys(query_tokens))
         searcher, n = self._stats(language)
         if searcher is None or not n:
             return 0.0

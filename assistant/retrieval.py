@@ -131,7 +131,12 @@ class HybridSearch:
         paths = _matching_paths(index, source)
         if paths is not None and not paths:
             return []
-        languages = [language] if language else index.languages
+        # Chunks per language among the documents searched (all, or those the filter matched).
+        counts: dict[str, int] = {}
+        for path in paths if paths is not None else index.docs:
+            entry = index.docs[path]
+            counts[entry.get("l", "")] = counts.get(entry.get("l", ""), 0) + int(entry.get("n", 0))
+        languages = [language] if language else sorted(counts)
         n = max(self.candidates, k)
 
         if query_vector is None and mode != "keyword":
@@ -142,7 +147,7 @@ class HybridSearch:
         dense_z: dict[str, float] = {}
         real_groups: set[str] = set()
         if mode != "keyword":
-            groups = self._dense_groups(index, query_vector, n, paths, languages)
+            groups = self._dense_groups(query_vector, n, paths, language, languages, counts)
             # Raw cosine favours passages in the question's language; standardising within each
             # language's candidates puts languages on one scale. A language with only a few
             # chunks (often a misdetected paragraph) has no distribution of its own: it is set
@@ -203,11 +208,12 @@ class HybridSearch:
 
     def _dense_groups(
         self,
-        index: KeywordIndex,
         query_vector: Any,
         n: int,
         paths: list[str] | None,
+        only: str | None,
         languages: list[str],
+        counts: dict[str, int],
     ) -> list[list[Any]]:
         """The top `n` dense candidates of each language, from one query where possible.
 
@@ -224,20 +230,23 @@ class HybridSearch:
                 lang = m.metadata.get("language", "")
                 if lang not in by_lang or m.id in seen:
                     continue
-                if not index.holds(m.metadata.get("path", ""), m.metadata.get("version")):
+                if not self._index_holds(m.metadata):
                     continue
                 if len(by_lang[lang]) < n:
                     by_lang[lang].append(m)
 
-        only = languages[0] if len(languages) == 1 else None
         take(self.store.query(query_vector, n * len(languages), _where(paths, only)))
         for lang in languages:
-            if only is None and len(by_lang[lang]) < min(n, index.chunk_count(lang)):
+            if only is None and len(by_lang[lang]) < min(n, counts.get(lang, 0)):
                 by_lang[lang] = []
                 take(self.store.query(query_vector, n, _where(paths, lang)))
         for matches in by_lang.values():
             matches.sort(key=lambda m: -m.similarity)
         return [g for g in by_lang.values() if g]
+
+    def _index_holds(self, meta: dict[str, Any]) -> bool:
+        index = self._index
+        return index is None or index.holds(meta.get("path", ""), meta.get("version"))
 
     def _fill_dense(
         self, ids: list[str], query_vector: Any, similarity: dict[str, float], dense_z: dict[str, float]
