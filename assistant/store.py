@@ -322,6 +322,8 @@ class Store:
     def begin_write(self, *, rebuild: bool = False) -> None:
         """Choose the generation to write: the live one, or (rebuild, first store) a new one."""
         self._target = None
+        # A rebuild may switch models: the model check is off until the head names the new one.
+        self._swap_from = "" if rebuild else None
         try:
             meta = self._head_meta()
         except StoreError:

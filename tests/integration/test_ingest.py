@@ -660,6 +660,7 @@ def test_add_splits_writes_under_chromas_max_batch_size(
 ) -> None:
     store = open_store(tmp_path / "batch", "fake/model", 3)
     monkeypatch.setattr(store.client, "get_max_batch_size", lambda: 7)
+    store.begin_write()
     spy = SpyCollection(store.chunks(create=True))
     store._add(spy, fake_records(20))
     assert spy.upserts == [7, 7, 6]
@@ -677,6 +678,7 @@ def test_replace_document_with_more_rows_than_a_batch_lands_them_all(
 ) -> None:
     store = open_store(tmp_path / "batch", "fake/model", 3)
     monkeypatch.setattr(store.client, "get_max_batch_size", lambda: 7)
+    store.begin_write()
     store.replace_document("/fake/doc.txt", fake_records(20), fake_records(15))
     assert store.count() == 20
     assert store.sentences().count() == 15
