@@ -533,3 +533,13 @@ def test_invoke_returns_documents_honouring_k_and_filter_kwargs() -> None:
     meta = one[0].metadata
     assert meta["chunk_id"] == "c" and meta["language"] == "ar" and meta["source"] == "docs/c.txt"
     assert {"start", "end", "score", "similarity", "keyword"} <= set(meta)
+
+
+@pytest.mark.parametrize("backend", ["local", "openai"])
+def test_configured_model_id_matches_the_embedder_without_importing_it(backend: str) -> None:
+    from assistant.assistant import configured_model_id
+    from assistant.config import Settings
+    from assistant.embeddings import make_embeddings
+
+    settings = Settings(embeddings=backend, openai_base_url="http://127.0.0.1:9/v1")
+    assert configured_model_id(settings) == make_embeddings(settings).model_id
