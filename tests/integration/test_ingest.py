@@ -128,13 +128,13 @@ def cli_seeded(
     """
     import numpy as np
 
-    from assistant.embeddings import LocalE5Embeddings
+    from assistant.embeddings import E5Embeddings
 
     known = model_vectors(seeded_store_template)
-    real = LocalE5Embeddings.embed_passages_array
+    real = E5Embeddings.embed_passages_array
     looked_up: list[int] = []
 
-    def embed_passages_array(self: LocalE5Embeddings, texts: list[str]) -> Any:
+    def embed_passages_array(self: E5Embeddings, texts: list[str]) -> Any:
         missing = [t for t in texts if t not in known]
         fresh = dict(zip(missing, real(self, missing))) if missing else {}
         looked_up.append(len(texts) - len(missing))
@@ -142,7 +142,7 @@ def cli_seeded(
 
     data_dir = tmp_path_factory.mktemp("cli-seeded") / ".assistant"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(LocalE5Embeddings, "embed_passages_array", embed_passages_array)
+        mp.setattr(E5Embeddings, "embed_passages_array", embed_passages_array)
         result = cli("ingest", "--json", env=clean_env(data_dir))
     assert sum(looked_up) > 0
     yield data_dir, result
