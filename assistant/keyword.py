@@ -31,8 +31,8 @@ from .text import tokenize
 
 log = logging.getLogger("assistant")
 
-FORMAT = 1
-K1 = 1.2  # tantivy's BM25 constants (not configurable there)
+FORMAT = 2
+K1 = 1.2  # BM25 constants (tantivy's, and ours when rescoring)
 B = 0.75
 _HEAP = 15_000_000  # tantivy's minimum writer heap
 _STATE = "state.json"
@@ -216,12 +216,18 @@ class KeywordIndex:
                 df[t] += int(searcher.doc_freq("tokens", t))
         return {t: _idf(total, d) for t, d in df.items() if d > 0}
 
+    def _avgdl(self, language: str) -> float:
+        docs = [d for d in self.docs.values() if d.get("l", "") == language]
+        chunks = sum(int(d.get("n", 0)) for d in docs)
+        return sum(int(d.get("t", 0)) for d in docs) / chunks if chunks else 0.0
+
     def ceiling(self, query_tokens: Sequence[str], language: str) -> float:
         """The best BM25 score a chunk of `language` could reach for these tokens (each once).
 
         Every query word counts, also those no chunk contains (at the rarest idf): an Arabic
         question matching an English passage only on a number is a weak match, not a perfect one.
-        tantivy's BM25 includes the (k1 + 1) factor, so a saturated term tends to (k1 + 1) * idf.
+        Scores are Lucene's BM25 without the (k1 + 1) factor (what bm25s computed before), so a
+        saturated term tends to its idf and the ceiling is the sum of the idfs.
         """
         query_tokens = list(dict.fromkeys(query_tokens))
         searcher, n = self._stats(language)
@@ -231,7 +237,7 @@ class KeywordIndex:
         if not idf:
             return 0.0
         rarest = _idf(n, 0)
-        return (K1 + 1) * sum(idf.get(t, rarest) for t in query_tokens)
+        return sum(idf.get(t, rarest) for t in query_tokens)
 
     def search(
         self,
@@ -241,7 +247,11 @@ class KeywordIndex:
         languages: Sequence[str] | None = None,
         paths: Sequence[str] | None = None,
     ) -> list[KeywordHit]:
-        """Top chunks per language, each score set against its language's ceiling (0..1)."""
+        """Top chunks per language, each score set against its language's ceiling (0..1).
+
+        tantivy finds the candidates; they are rescored here with exact document lengths
+        (tantivy stores lengths in one lossy byte, which moved XQuAD rankings measurably).
+        """
         import tantivy
 
         tokens = list(dict.fromkeys(tokenize(query)))
@@ -253,9 +263,11 @@ class KeywordIndex:
             if ceiling <= 0:
                 continue
             lang = self._langs[language]
+            idf = self.idf_for(tokens, language)
+            avgdl = self._avgdl(language) or 1.0
             terms = [
                 (tantivy.Occur.Should, tantivy.Query.term_query(self._schema, "tokens", t))
-                for t in tokens
+                for t in idf
             ]
             query_obj = tantivy.Query.boolean_query(terms)
             if paths is not None:
@@ -266,11 +278,19 @@ class KeywordIndex:
                     [(tantivy.Occur.Must, query_obj), (tantivy.Occur.Must, only)]
                 )
             searcher = lang.searcher
-            for score, address in searcher.search(query_obj, limit).hits:
-                if score <= 0:
-                    continue
+            scored = []
+            for _score, address in searcher.search(query_obj, limit).hits:
                 row = json.loads(bytes(searcher.doc(address)["row"][0]).decode("utf-8"))
-                out.append(KeywordHit(row["id"], min(1.0, float(score) / ceiling), row["t"], row["m"]))
+                doc_tokens = row["k"].split()
+                norm = K1 * (1 - B + B * len(doc_tokens) / avgdl)
+                tf: dict[str, int] = {}
+                for t in doc_tokens:
+                    if t in idf:
+                        tf[t] = tf.get(t, 0) + 1
+                score = sum(idf[t] * f / (f + norm) for t, f in tf.items())
+                if score > 0:
+                    scored.append(KeywordHit(row["id"], min(1.0, score / ceiling), row["t"], row["m"]))
+            out.extend(sorted(scored, key=lambda h: -h.score))
         return out
 
     # --- writing -------------------------------------------------------------------------------
@@ -336,17 +356,15 @@ class KeywordIndex:
         self.remove(path)
         writer = self._writer(language)
         writer.delete_documents_by_term("path", path)
+        total = 0
         for cid, text, meta in rows:
-            payload = json.dumps({"id": cid, "t": text, "m": meta}, ensure_ascii=False)
+            tokens = " ".join(tokenize(text))
+            total += tokens.count(" ") + 1 if tokens else 0
+            payload = json.dumps({"id": cid, "t": text, "m": meta, "k": tokens}, ensure_ascii=False)
             writer.add_document(
-                tantivy.Document(
-                    id=cid,
-                    path=path,
-                    tokens=" ".join(tokenize(text)),
-                    row=payload.encode("utf-8"),
-                )
+                tantivy.Document(id=cid, path=path, tokens=tokens, row=payload.encode("utf-8"))
             )
-        self.docs[path] = {"v": version, "l": language, "s": source, "n": len(rows)}
+        self.docs[path] = {"v": version, "l": language, "s": source, "n": len(rows), "t": total}
 
     def commit(self, change: str | None = None, live: str | None = None) -> None:
         """Make the writes durable and visible; record the store state they match."""

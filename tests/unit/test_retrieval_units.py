@@ -166,15 +166,24 @@ def test_keyword_ceiling_counts_query_words_no_chunk_contains() -> None:
     assert partial["b"] < full["b"] / 1.5
 
 
-def test_keyword_ceiling_includes_tantivys_k1_plus_1_factor() -> None:
-    # BM25 in tantivy tends to (k1 + 1) * idf for a saturated term: a one-word match of average
-    # length scores idf, i.e. 1 / (k1 + 1) of the ceiling.
+def test_keyword_scores_are_lucene_bm25_against_the_sum_of_idfs() -> None:
+    # Lucene's BM25 without the (k1 + 1) factor: a one-word match of average length scores
+    # idf / (1 + k1), against a ceiling of the idf itself.
     index = KeywordIndex.from_rows(
         [_row(f"r{i}", f"word{i} filler{i}", f"/r{i}.txt") for i in range(5)]
     )
     idf = index.idf_for(["word0"], "en")["word0"]
-    assert index.ceiling(["word0"], "en") == pytest.approx(2.2 * idf)
-    assert _scores(index, "word0")["r0"] == pytest.approx(1 / 2.2, rel=0.05)
+    assert index.ceiling(["word0"], "en") == pytest.approx(idf)
+    assert _scores(index, "word0")["r0"] == pytest.approx(1 / 2.2)
+
+
+def test_keyword_scores_use_exact_document_lengths() -> None:
+    # tantivy keeps lengths in one lossy byte; the rescoring uses the exact token counts.
+    long_a = " ".join(["cobalt"] + [f"filler{i}" for i in range(60)])
+    long_b = " ".join(["cobalt"] + [f"filler{i}" for i in range(62)])
+    index = KeywordIndex.from_rows([_row("a", long_a, "/a.txt"), _row("b", long_b, "/b.txt")])
+    scores = _scores(index, "cobalt")
+    assert scores["a"] > scores["b"]
 
 
 def test_keyword_index_query_without_known_terms_scores_nothing_with_zero_ceiling() -> None:
