@@ -1,4 +1,7 @@
-"""Answerers (extractive and LLM), the decline decision, and citation parsing and verification."""
+"""Answers: the Answer object, the extractive answerer, and helpers the LLM answerer shares.
+
+The decline decision lives in `evidence.py`, citations and their verification in `citations.py`.
+"""
 
 from __future__ import annotations
 
@@ -6,64 +9,46 @@ import math
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .retrieval import Hit
-from .text import ascii_digits, tokenize
+from .citations import (  # noqa: F401 - re-exported for the LLM answerer and older imports
+    MARKER,
+    Citation,
+    MarkerFilter,
+    best_quote,
+    citations_for,
+    parse_markers,
+    verify_citations,
+)
+from .evidence import (  # noqa: F401 - re-exported
+    DECLINE_MESSAGES,
+    DECLINE_TOKEN,
+    decline_message,
+    question_language,
+    quote_language_note,
+)
+from .text import tokenize
 
 if TYPE_CHECKING:
     from .config import Settings
-    from .store import Store
+    from .retrieval import Hit
+    from .sentences import Sentence
 
-DECLINE_TOKEN = "NOT_IN_SOURCES"
-DECLINE_MESSAGES = {
-    "en": "The indexed articles do not answer this question.",
-    "ar": "لا تتضمن المقالات المفهرسة إجابة عن هذا السؤال.",
-}
-_MARKER = re.compile(r"\[(\d{1,3}(?:\s*[,،]\s*\d{1,3})*)\]")
-_ARABIC = re.compile("[\u0600-\u06ff]")
-_LATIN = re.compile("[A-Za-z]")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-# A sentence opening with one of these leans on the sentence before it for its subject.
-_ANAPHORA = re.compile(
-    r"^(they|they['’]ll|they['’]re|these|this|those|it|its|it['’]s|he|she|such|both|the latter|the former|"
-    r"هم|هي|هو|هذه|هذا|تلك|ذلك)\b",
-    re.IGNORECASE,
-)
+_MARKER = MARKER
 _DECLINE_PHRASES = re.compile(
     r"(do(es)? not (contain|answer|mention|say|provide)|no (information|answer)|cannot (be )?answer|"
     r"can['’]t answer|not (in|covered by) the (indexed )?(articles|sources)|لا تتضمن|لا تحتوي|لا تجيب)",
     re.IGNORECASE,
 )
-
-
-def question_language(text: str) -> str:
-    """'ar' when the question is mostly Arabic script, else 'en'."""
-    ar = len(_ARABIC.findall(text))
-    return "ar" if ar and ar >= len(_LATIN.findall(text)) else "en"
-
-
-def decline_message(language: str) -> str:
-    """The fixed 'not in the articles' reply, in the question's language."""
-    return DECLINE_MESSAGES.get(language, DECLINE_MESSAGES["en"])
-
-
-@dataclass
-class Citation:
-    """A pointer from the answer to an exact passage of a stored chunk."""
-
-    n: int
-    source: str
-    title: str
-    chunk_id: str
-    start: int
-    end: int
-    quote: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data for JSON."""
-        return asdict(self)
+# A sentence opening with one of these leans on the sentence before it for its subject.
+_ANAPHORA = re.compile(
+    r"^(they|they['’]ll|they['’]re|these|this|those|it|its|it['’]s|he|she|his|her|such|both|the latter|"
+    r"the former|ellos|ellas|esto|este|esta|estos|estas|ils|elles|cela|ceci|sie|er|es|dies|diese|"
+    r"هم|هي|هو|هذه|هذا|تلك|ذلك)\b",
+    re.IGNORECASE,
+)
+_TERMINAL = re.compile(r"[.!?؟。！？…][\"'”’»)\]]*$")
 
 
 @dataclass
@@ -82,6 +67,8 @@ class Answer:
     context: list[Hit] = field(default_factory=list, repr=False)
     dropped_markers: list[int] = field(default_factory=list)
     decline_reason: str | None = None
+    language: str = "en"  # the language of the reply
+    evidence: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The `ask --json` object."""
@@ -97,172 +84,85 @@ class Answer:
             "standalone_question": self.standalone_question,
             "dropped_markers": self.dropped_markers,
             "decline_reason": self.decline_reason,
+            "language": self.language,
+            "evidence": self.evidence,
         }
 
 
-# --- declining ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Relevance:
-    """The signals behind the decline decision."""
-
-    similarity: float
-    coverage: float
-    same_language: bool
-    missing_numbers: tuple[str, ...]
-
-
-def term_coverage(question: str, text: str, idf: dict[str, float] | None = None) -> float:
-    """Share of the question's keywords (idf-weighted when known) that occur in the text."""
-    q = list(dict.fromkeys(tokenize(question)))
-    if not q:
-        return 0.0
-    present = set(tokenize(text))
-    weight = (lambda t: idf.get(t, 1.0)) if idf else (lambda t: 1.0)
-    total = sum(weight(t) for t in q)
-    return sum(weight(t) for t in q if t in present) / total if total else 0.0
-
-
-def assess(question: str, hits: Sequence[Hit], idf: dict[str, float] | None = None) -> Relevance:
-    """Measure how well the retrieved chunks could answer the question."""
-    if not hits:
-        return Relevance(0.0, 0.0, False, ())
-    lang = question_language(question)
-    best = max(hits, key=lambda h: h.similarity)
-    joined = " ".join(h.text for h in hits)
-    joined = ascii_digits(joined)
-    numbers = tuple(n for n in dict.fromkeys(_NUMBER.findall(ascii_digits(question))) if n not in joined)
-    same = [h for h in hits if h.language == lang]
-    coverage = max((term_coverage(question, h.text, idf) for h in same), default=0.0)
-    return Relevance(best.similarity, coverage, hits[0].language == lang, numbers)
-
-
-# Share of the question's (idf-weighted) words the best same-language passage must contain,
-# unless its similarity is high; Arabic's attached prefixes and suffixes lower every coverage.
-_MIN_COVERAGE = {"ar": 0.2}
-_DEFAULT_MIN_COVERAGE = 0.35
-_COVERAGE_WAIVED_ABOVE = 0.84
-# Figures asked about must appear, unless the passage covers most of the question's words.
-_NUMBERS_WAIVED_COVERAGE = 0.6
-
-
-def decline_reason(rel: Relevance, settings: Settings, language: str = "en") -> str | None:
-    """Why the assistant should decline, or None to answer. Uses more than one signal.
-
-    Measured on XQuAD (bench/): raw similarity of a question to a passage in another language
-    runs about 0.08 lower than within one language, so each case has its own floor.
-    """
-    if rel.similarity <= 0:
-        return "nothing was retrieved"
-    if not rel.same_language:
-        if rel.similarity < settings.min_relevance_cross:
-            return (
-                f"best passage similarity {rel.similarity:.3f} < {settings.min_relevance_cross} "
-                "(passage in another language)"
-            )
-        if rel.missing_numbers:
-            return f"the question's figures {list(rel.missing_numbers)} appear in no retrieved passage"
-        return None
-    if rel.similarity < settings.min_relevance:
-        return f"best passage similarity {rel.similarity:.3f} < {settings.min_relevance}"
-    floor = _MIN_COVERAGE.get(language, _DEFAULT_MIN_COVERAGE)
-    if rel.coverage < floor and rel.similarity < _COVERAGE_WAIVED_ABOVE:
-        return f"the best passages share too few of the question's words (coverage {rel.coverage:.2f})"
-    if rel.missing_numbers and rel.coverage < _NUMBERS_WAIVED_COVERAGE:
-        return f"the question's figures {list(rel.missing_numbers)} appear in no retrieved passage"
-    return None
-
-
 # --- extractive --------------------------------------------------------------------------------
+@dataclass
+class Candidate:
+    """A sentence the extractive answerer may quote, with its score."""
+
+    sentence: Sentence
+    similarity: float
+    score: float = 0.0
+    coverage: float = 0.0  # local-idf share of the question's words in the sentence (+ antecedent)
+    antecedent: Candidate | None = None
+    heading: bool = False
+
+
+def is_heading(text: str) -> bool:
+    """A title or heading line: short and without a sentence's final punctuation."""
+    return not _TERMINAL.search(text.strip()) and len(text.split()) < 12
+
+
 class ExtractiveAnswerer:
-    """Answers with the best sentences of the retrieved chunks, verbatim, each cited."""
+    """Answers with the best sentences of the retrieved chunks, verbatim, each cited.
+
+    Retrieval already put the chunks on one scale across languages (per-language standardised
+    similarity plus same-language keyword evidence). A sentence is scored against its own chunk:
+    the chunk's fused score, plus how much closer to the question the sentence is than its chunk
+    (a same-language comparison), plus the question's locally rare words it holds (a penalty
+    against the best sentence of its language, so words never lift one language over another).
+    """
 
     provider = "extractive"
-    KEYWORD_WEIGHT = 0.7
     CHUNK_WEIGHT = 1.0
+    SENTENCE_WEIGHT = 1.0
+    SENTENCE_SCALE = 0.03  # cosine units per point of score
+    KEYWORD_WEIGHT = 0.7
+    HEADING_PENALTY = 1.0
     MARGIN = 2.5
+    # A second sentence that shares no word with the question (always so across languages) is
+    # still no padding when it is about as close to the question as the first one.
+    SECOND_SIMILARITY = 0.02
 
-    def __init__(self, settings: Settings, store: Store, model_id: str) -> None:
+    def __init__(self, settings: Settings, model_id: str) -> None:
         self.settings = settings
-        self.store = store
         self.model = model_id
 
     def answer(
-        self, question: str, query_vector: Any, hits: Sequence[Hit], idf: dict[str, float] | None = None
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        sentences: Sequence[Sentence],
+        similarities: Any,
+        language: str = "en",
     ) -> tuple[str, list[Citation]]:
-        """The answer text with [n] markers, and its citations (n = 1-based hit number)."""
-        picked = self.select(question, query_vector, hits, idf)
-        # Adjacent sentences of one chunk become one passage with one marker and one quote.
-        runs: list[list[dict[str, Any]]] = []
-        for sent in picked:
-            last = runs[-1][-1] if runs else None
-            if (
-                last is not None
-                and last["hit"] == sent["hit"]
-                and last["path"] == sent["path"]
-                and sent["sentence_index"] == last["sentence_index"] + 1
-            ):
-                runs[-1].append(sent)
-            else:
-                runs.append([sent])
-        parts, citations = [], []
-        for run in runs:
-            hit = hits[run[0]["hit"]]
-            n = run[0]["hit"] + 1
-            start, end = run[0]["start"], run[-1]["end"]
-            quote = hit.text[start - hit.start : end - hit.start]
-            parts.append(f"{quote} [{n}]")
-            citations.append(Citation(n, hit.source, hit.title, hit.chunk_id, start, end, quote))
-        return " ".join(parts), citations
+        """The answer text with [n] markers numbered in reading order, and its citations."""
+        picked = self.select(question, hits, sentences, similarities)
+        return compose(picked, hits, language)
 
-    def select(
-        self, question: str, query_vector: Any, hits: Sequence[Hit], idf: dict[str, float] | None = None
-    ) -> list[dict[str, Any]]:
-        """The sentences to answer with, in reading order."""
-        import numpy as np
-
-        if not hits:
+    def candidates(
+        self, question: str, hits: Sequence[Hit], sentences: Sequence[Sentence], similarities: Any
+    ) -> list[Candidate]:
+        """Every sentence of the retrieved chunks, scored."""
+        if not hits or not sentences:
             return []
-        paths = list(dict.fromkeys(h.path for h in hits))
-        texts, metas, vectors = self.store.sentence_rows(paths)
-        cands: list[dict[str, Any]] = []
-        for i, (text, meta) in enumerate(zip(texts, metas)):
-            for rank, h in enumerate(hits):
-                if meta.get("path") == h.path and h.start <= meta["start"] and meta["end"] <= h.end:
-                    cands.append({"row": i, "text": text, "hit": rank, **meta})
-                    break
-        if not cands:
-            return []
-        all_sims = vectors @ np.asarray(query_vector, dtype=np.float32)
-        sims = all_sims[[c["row"] for c in cands]]
-        # Cosine favours sentences in the question's language: standardise within each language,
-        # against every sentence of the retrieved documents in that language (a small candidate
-        # group alone would cap its own z-scores).
-        ref: dict[str, list[int]] = {}
-        for i, meta in enumerate(metas):
-            ref.setdefault(meta.get("language", ""), []).append(i)
-        by_lang: dict[str, list[int]] = {}
-        for j, c in enumerate(cands):
-            by_lang.setdefault(c.get("language", ""), []).append(j)
-        z = np.zeros(len(cands), dtype=np.float32)
-        for lang, idx in by_lang.items():
-            base = all_sims[ref[lang]]
-            z[idx] = (sims[idx] - float(base.mean())) / max(float(base.std()), 0.02)
-        by_pos = {(c["path"], c["sentence_index"]): c for c in cands}
+        cands = [Candidate(s, float(x)) for s, x in zip(sentences, similarities)]
+        by_pos = {(c.sentence.hit, c.sentence.index): c for c in cands}
         contexts = []
         for c in cands:
-            context = c["text"]
-            # A sentence that leans on the one before it ("They'll start with…") is scored with,
-            # and answered together with, that antecedent.
-            c["antecedent"] = (
-                by_pos.get((c["path"], c["sentence_index"] - 1))
-                if _ANAPHORA.match(c["text"].lstrip("“\"'("))
-                else None
+            c.heading = is_heading(c.sentence.text)
+            prev = by_pos.get((c.sentence.hit, c.sentence.index - 1))
+            if prev is not None and _ANAPHORA.match(c.sentence.text.lstrip("“\"'(«")):
+                c.antecedent = prev
+            contexts.append(
+                (c.antecedent.sentence.text + " " if c.antecedent else "") + c.sentence.text
             )
-            if c["antecedent"] is not None:
-                context = c["antecedent"]["text"] + " " + context
-            contexts.append(context)
-        # Words of the question that every candidate shares (the article's topic: "Japan",
-        # "Canada") say little about which sentence answers; rare ones ("start", "mining") do.
+        # Words of the question that every candidate shares (the article's topic) say little
+        # about which sentence answers; the locally rare ones do.
         token_sets = [set(tokenize(t)) for t in contexts]
         local_df: dict[str, int] = {}
         for toks in token_sets:
@@ -271,128 +171,102 @@ class ExtractiveAnswerer:
         q_terms = [t for t in dict.fromkeys(tokenize(question)) if t in local_df]
         weights = {t: math.log(1 + len(cands) / local_df[t]) for t in q_terms}
         total = sum(weights.values())
-        cov = np.array(
-            [sum(weights[t] for t in q_terms if t in toks) / total if total else 0.0 for toks in token_sets],
-            dtype=np.float32,
-        )
-        # Keyword evidence exists only in the question's language. Set it against the best
-        # sentence of the same language (a penalty for lacking what that one has), so it ranks
-        # sentences within a language without lifting that language over the others.
-        for idx in by_lang.values():
-            part = cov[idx]
-            sd = float(part.std())
-            cov[idx] = (part - float(part.max())) / sd if sd > 1e-6 else 0.0
-        top_score = hits[0].score
-        for j, c in enumerate(cands):
-            # Retrieval already weighed languages and keywords per chunk: lean on its ranking.
-            chunk_prior = self.CHUNK_WEIGHT * (hits[c["hit"]].score - top_score)
-            c["score"] = float(z[j]) + self.KEYWORD_WEIGHT * float(cov[j]) + chunk_prior
-        order = sorted(range(len(cands)), key=lambda j: -cands[j]["score"])
-        chosen: list[dict[str, Any]] = []
+        for c, toks in zip(cands, token_sets):
+            c.coverage = sum(weights[t] for t in q_terms if t in toks) / total if total else 0.0
+        best_cov: dict[str, float] = {}
+        for c in cands:
+            lang = c.sentence.language
+            best_cov[lang] = max(best_cov.get(lang, 0.0), c.coverage)
+        top = hits[0].score
+        # Raw similarities compare fairly only within a language: each sentence is measured from
+        # the best sentence of its own language, and the chunks' fused scores (already on one
+        # scale across languages) decide between languages.
+        reference: dict[str, float] = {}
+        for c in cands:
+            lang = c.sentence.language
+            reference[lang] = max(reference.get(lang, -1.0), c.similarity)
+        for c in cands:
+            hit = hits[c.sentence.hit]
+            c.score = (
+                self.CHUNK_WEIGHT * (hit.score - top)
+                + self.SENTENCE_WEIGHT
+                * (c.similarity - reference[c.sentence.language])
+                / self.SENTENCE_SCALE
+                + self.KEYWORD_WEIGHT * (c.coverage - best_cov[c.sentence.language]) / 0.25
+                - (self.HEADING_PENALTY if c.heading else 0.0)
+            )
+        return cands
+
+    def select(
+        self, question: str, hits: Sequence[Hit], sentences: Sequence[Sentence], similarities: Any
+    ) -> list[Candidate]:
+        """The sentences to answer with, in reading order."""
+        return self.pick(self.candidates(question, hits, sentences, similarities))
+
+    def pick(self, cands: Sequence[Candidate]) -> list[Candidate]:
+        """The best candidates to answer with (see `select`), in reading order."""
+        if not cands:
+            return []
+        order = sorted(cands, key=lambda c: -c.score)
+        first = order[0]
+        chosen: list[Candidate] = [first] if first.antecedent is None else [first.antecedent, first]
         budget = self.settings.extractive_sentences
-        best = cands[order[0]]["score"]
-        for j in order:
+        for c in order[1:]:
             if len(chosen) >= budget:
                 break
-            c = cands[j]
-            if chosen and c["score"] < best - self.MARGIN:
+            if c.score < first.score - self.MARGIN:
                 break  # the rest answer something else: a shorter answer beats a padded one
-            if any(x is c for x in chosen):
+            if any(x is c for x in chosen) or c.heading:
                 continue
-            group = [c]
-            prev = c["antecedent"]
-            if prev is not None and not any(x is prev for x in chosen):
-                group.insert(0, prev)
+            if (
+                c.coverage <= 0
+                and c.antecedent is None
+                and (
+                    c.sentence.language != first.sentence.language
+                    or c.similarity < first.similarity - self.SECOND_SIMILARITY
+                )
+            ):
+                continue  # no padding: a second sentence carries the question's words or meaning
+            group = [c] if c.antecedent is None or any(x is c.antecedent for x in chosen) else [c.antecedent, c]
             chosen.extend(group)
-        rank_of_path = {p: i for i, p in enumerate(paths)}
-        chosen.sort(key=lambda c: (rank_of_path[c["path"]], c["start"]))
+        chosen.sort(key=lambda c: (c.sentence.hit, c.sentence.start))
         return chosen
 
 
-# --- LLM -----------------------------------------------------------------------------------------
-class MarkerFilter:
-    """Streams text through, dropping [n] markers that point at no given source."""
-
-    def __init__(self, valid: int) -> None:
-        self.valid = valid
-        self.buffer = ""
-        self.dropped: list[int] = []
-
-    def feed(self, piece: str) -> str:
-        """Text that is safe to emit now."""
-        self.buffer += piece
-        cut = self.buffer.rfind("[")
-        if cut != -1 and "]" not in self.buffer[cut:] and len(self.buffer) - cut < 16:
-            ready, self.buffer = self.buffer[:cut], self.buffer[cut:]
+def compose(
+    picked: Sequence[Candidate], hits: Sequence[Hit], language: str = "en"
+) -> tuple[str, list[Citation]]:
+    """Answer text and citations from picked sentences: adjacent sentences of one chunk become one
+    passage with one marker; markers are numbered 1, 2, 3… in reading order."""
+    runs: list[list[Candidate]] = []
+    for c in picked:
+        last = runs[-1][-1] if runs else None
+        if (
+            last is not None
+            and last.sentence.hit == c.sentence.hit
+            and c.sentence.index == last.sentence.index + 1
+        ):
+            runs[-1].append(c)
         else:
-            ready, self.buffer = self.buffer, ""
-        return self._clean(ready)
-
-    def flush(self) -> str:
-        """Whatever is left at the end of the stream."""
-        ready, self.buffer = self.buffer, ""
-        return self._clean(ready)
-
-    def _clean(self, text: str) -> str:
-        def fix(m: re.Match[str]) -> str:
-            nums = [int(x) for x in re.split(r"\s*[,،]\s*", m.group(1))]
-            keep = [n for n in nums if 1 <= n <= self.valid]
-            self.dropped.extend(n for n in nums if not 1 <= n <= self.valid)
-            return "".join(f"[{n}]" for n in keep)
-
-        return _MARKER.sub(fix, text)
-
-
-def parse_markers(text: str) -> list[int]:
-    """Every source number cited in the text, in order of first use."""
-    out: list[int] = []
-    for m in _MARKER.finditer(text):
-        for x in re.split(r"\s*[,،]\s*", m.group(1)):
-            if int(x) not in out:
-                out.append(int(x))
-    return out
+            runs.append([c])
+    parts, citations = [], []
+    numbers: dict[int, int] = {}
+    for run in runs:
+        hit = hits[run[0].sentence.hit]
+        n = numbers.setdefault(run[0].sentence.hit, len(numbers) + 1)
+        start, end = run[0].sentence.start, run[-1].sentence.end
+        quote = hit.text[start - hit.start : end - hit.start]
+        parts.append(f"{quote} [{n}]")
+        citations.append(Citation(n, hit.source, hit.title, hit.chunk_id, start, end, quote))
+    text = " ".join(parts)
+    quoted = {hits[r[0].sentence.hit].language for r in runs}
+    if quoted and language not in quoted:
+        # No translation offline: say in the reply's language that the quote is in another one.
+        text += " " + quote_language_note(sorted(quoted)[0], language)
+    return text, citations
 
 
-def best_quote(hit: Hit, claim: str) -> tuple[int, int, str]:
-    """The sentence of a chunk that best supports a claim: (doc start, doc end, verbatim text)."""
-    from .chunking import split_sentences
-
-    spans = split_sentences(hit.text) or []
-    if not spans:
-        return hit.start, hit.end, hit.text
-    claim_tokens = set(tokenize(claim))
-    best = max(spans, key=lambda s: len(claim_tokens & set(tokenize(hit.text[s.start : s.end]))))
-    return hit.start + best.start, hit.start + best.end, hit.text[best.start : best.end]
-
-
-def citations_for(text: str, hits: Sequence[Hit]) -> list[Citation]:
-    """Citations for the markers in an LLM answer; each quote is a sentence of the cited chunk."""
-    out: list[Citation] = []
-    sentences = re.split(r"(?<=[.!?؟])\s+", text)
-    for n in parse_markers(text):
-        if not 1 <= n <= len(hits):
-            continue
-        hit = hits[n - 1]
-        claim = " ".join(s for s in sentences if f"[{n}]" in s) or text
-        start, end, quote = best_quote(hit, claim)
-        out.append(Citation(n, hit.source, hit.title, hit.chunk_id, start, end, quote))
-    return out
-
-
-def verify_citations(citations: Sequence[Citation], hits: Sequence[Hit]) -> list[Citation]:
-    """Keep only citations whose quote is the stored chunk's text at the stated span."""
-    by_id = {h.chunk_id: h for h in hits}
-    good = []
-    for c in citations:
-        h = by_id.get(c.chunk_id)
-        if h is None or not c.quote or c.quote not in h.text:
-            continue
-        if h.text[c.start - h.start : c.end - h.start] != c.quote:
-            continue
-        good.append(c)
-    return good
-
-
+# --- helpers the LLM answerer shares -------------------------------------------------------------
 def pack_context(
     hits: Sequence[Hit], budget_tokens: int, render_one: Any
 ) -> list[tuple[Hit, str]]:

@@ -8,25 +8,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .answering import (
-    Answer,
-    Citation,
-    ExtractiveAnswerer,
-    assess,
-    citations_for,
-    decline_message,
-    decline_reason,
-    elapsed_ms,
-    is_decline_text,
-    question_language,
-    verify_citations,
-)
+from .answering import Answer, ExtractiveAnswerer, compose, elapsed_ms, is_decline_text
+from .citations import Citation, citations_for, verify_citations
 from .config import Settings, load_settings
 from .errors import ProviderError, UsageError
+from .evidence import assess, decide, decline_message, question_language, scored, weights_for
 from .ingest import IngestReport, ProgressFn, ingest
 from .retrieval import Hit, HybridSearch
 from .store import Store, StoredDocument
-from .text import tokenize
 
 MAX_QUESTION_CHARS = 4000
 _FOLLOW_UP = re.compile(
@@ -47,6 +36,7 @@ class Assistant:
         self._searcher: HybridSearch | None = None
         self._retriever: Any = None
         self._answerers: dict[tuple[str, str | None], Any] = {}
+        self._sentence_vectors: Any = None
 
     # --- parts, built on first use -----------------------------------------------------------
     @property
@@ -79,6 +69,22 @@ class Assistant:
                 keyword_weight=self.settings.keyword_weight,
             )
         return self._searcher
+
+    @property
+    def sentence_vectors(self) -> Any:
+        """Vectors of the retrieved chunks' sentences, embedded on first use and cached on disk."""
+        if self._sentence_vectors is None:
+            from .sentences import SentenceVectors, cache_file_for
+
+            model_id = self.embeddings.model_id
+            path = cache_file_for(self.settings.resolved_cache_dir(), model_id)
+            self._sentence_vectors = SentenceVectors(self.embeddings, path)
+        return self._sentence_vectors
+
+    @property
+    def extractive(self) -> ExtractiveAnswerer:
+        """The offline answerer; it also scores the evidence every provider's decline uses."""
+        return self.answerer("extractive")  # type: ignore[no-any-return]
 
     @property
     def retriever(self) -> Any:
@@ -159,7 +165,7 @@ class Assistant:
 
                 self._answerers[key] = OpenAIAnswerer(self.settings, model)
             else:
-                self._answerers[key] = ExtractiveAnswerer(self.settings, self.store, self.embeddings.model_id)
+                self._answerers[key] = ExtractiveAnswerer(self.settings, self.embeddings.model_id)
         return self._answerers[key]
 
     def ask(self, question: str, **options: Any) -> Answer:
@@ -199,9 +205,31 @@ class Assistant:
         )
         timings = {"retrieve": elapsed_ms(t_retrieve)}
         lang = question_language(question)
-        # idf of the question's words (what coverage weighs), from the keyword index on disk.
-        idf = index.idf_for(tokenize(standalone))
-        reason = decline_reason(assess(standalone, hits, idf), self.settings, question_language(standalone))
+        # The sentences of the retrieved chunks, scored: the evidence the decline decision weighs
+        # (for every provider) and what the extractive answer quotes.
+        from .sentences import split_hits
+
+        sentences = split_hits(hits)
+        sims = (
+            self.sentence_vectors.vectors([s.text for s in sentences]) @ query_vector
+            if sentences
+            else []
+        )
+        extractive = self.extractive
+        candidates = extractive.candidates(standalone, hits, sentences, sims)
+        evidence = scored(
+            assess(
+                standalone,
+                hits,
+                candidates,
+                index.idf_for(standalone),
+                len(index),
+                question_language(standalone),
+            ),
+            weights_for(self.embeddings.model_id),
+        )
+        reason = decide(evidence, self.settings.decline_bias)
+        timings["evidence"] = elapsed_ms(t_retrieve) - timings["retrieve"]
 
         t_generate = time.perf_counter()
         citations: list[Citation] = []
@@ -210,7 +238,8 @@ class Assistant:
         given = hits
         pieces: list[str] = []
         if reason is None and answerer.provider == "extractive":
-            text, citations = answerer.answer(standalone, query_vector, hits, idf)
+            picked = extractive.pick(candidates)
+            text, citations = compose(picked, hits, lang)
             if not citations:
                 reason = "no sentence of the retrieved passages fits the question"
             else:
@@ -226,7 +255,7 @@ class Assistant:
             if state.get("declined") or is_decline_text(text):
                 reason = "the model found no answer in the sources"
             else:
-                citations = citations_for(text, given)
+                citations = citations_for(text, given, state.get("mapping"))
         if reason is not None:
             if not pieces:  # a decline the model wrote out in prose has been streamed already
                 text = decline_message(lang)
@@ -247,6 +276,8 @@ class Assistant:
             context=list(given),
             dropped_markers=dropped,
             decline_reason=reason,
+            language=lang,
+            evidence=evidence.to_dict(),
         )
 
     def _standalone(self, question: str, history: Sequence[tuple[str, str]], answerer: Any) -> str:

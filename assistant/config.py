@@ -85,17 +85,12 @@ class Settings(BaseSettings):
     extractive_sentences: int = Field(
         2, ge=1, le=10, description="Sentences in an extractive answer."
     )
-    min_relevance: float = Field(
-        0.80,
-        ge=0.0,
-        le=1.0,
-        description="Decline when the best passage in the question's language is less similar.",
-    )
-    min_relevance_cross: float = Field(
-        0.74,
-        ge=0.0,
-        le=1.0,
-        description="Decline when the best passage, in another language, is less similar.",
+    decline_bias: float = Field(
+        0.0,
+        ge=-5.0,
+        le=5.0,
+        description="Moves the decline threshold of the evidence score (log-odds): positive "
+        "declines more readily, negative answers more readily; 0 is the calibrated default.",
     )
     prompts_dir: Path | None = Field(
         None, description="Folder with prompt files; default: the prompts shipped with the code."

@@ -1,4 +1,4 @@
-"""Find, load and clean source documents (txt, md, html, pdf) into citable text."""
+"""Find, load and clean source documents (txt, md, html, pdf, docx) into citable text."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant import formats
 from assistant.errors import DocumentError
 
-SUPPORTED_SUFFIXES = {".txt", ".md", ".html", ".htm", ".pdf"}
+SUPPORTED_SUFFIXES = {".txt", ".md", ".html", ".htm", ".pdf", ".docx"}
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,11 @@ def _suffix_label(path: Path) -> str:
 
 
 def load_document(path: Path, *, source: str | None = None) -> Document:
-    """Read, decode, extract and clean one file; raise DocumentError if it must be skipped."""
+    """Read, decode, extract and clean one file; raise DocumentError if it must be skipped.
+
+    Whatever goes wrong inside one file (a parser crash, a missing optional library, bad bytes)
+    comes out as a DocumentError with a one-line reason, so an ingest skips that file only.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -116,31 +121,44 @@ def load_document(path: Path, *, source: str | None = None) -> Document:
     if not data.strip():
         raise DocumentError("empty file")
 
-    meta_title = ""
-    if suffix in {".txt", ".md"}:
-        raw = _decode_text(data)
-        if suffix == ".md":
-            raw = _strip_markdown(raw)
-    elif suffix in {".html", ".htm"}:
-        raw, meta_title = _extract_html(data)
-    else:
-        raw = _extract_pdf(data)
-
-    if not raw.strip():
-        raise DocumentError("empty file")
-    text, removed = clean_text(raw)
+    try:
+        extracted = _extract(suffix, data)
+        if not extracted.text.strip():
+            raise DocumentError("empty file")
+        text, removed = clean_text(extracted.text)
+    except DocumentError:
+        raise
+    except ImportError as exc:
+        raise DocumentError(
+            f"cannot read {suffix} files here: {formats.one_line(exc)} "
+            "(reinstall the assistant to get its dependencies)"
+        ) from exc
+    except Exception as exc:  # noqa: BLE001 - one bad file must never stop an ingest
+        raise DocumentError(f"unreadable: {type(exc).__name__}: {formats.one_line(exc)}") from exc
     if not text.strip():
         raise DocumentError("nothing left after cleaning")
-    title = meta_title.strip() or extract_title(text, path)
+    dropped = [Removal(rule=d.rule, reason=d.reason, text=d.text) for d in extracted.dropped]
     return Document(
         source=source if source is not None else _source_name(path),
         path=_absolute(path),
         text=text,
-        title=title,
-        language=detect_language(text),
+        title=extracted.title.strip() or extract_title(text, path),
+        language=extracted.language or detect_language(text),
         sha256=hashlib.sha256(data).hexdigest(),
-        removed=tuple(removed),
+        removed=(*dropped, *removed),
     )
+
+
+def _extract(suffix: str, data: bytes) -> formats.Extracted:
+    if suffix == ".txt":
+        return formats.Extracted(_decode_text(data))
+    if suffix == ".md":
+        return formats.extract_markdown(_decode_text(data))
+    if suffix in {".html", ".htm"}:
+        return formats.extract_html(data)
+    if suffix == ".docx":
+        return formats.extract_docx(data)
+    return formats.extract_pdf(data)
 
 
 def _source_name(path: Path) -> str:
@@ -174,72 +192,6 @@ def _looks_binary(data: bytes) -> bool:
     # Control bytes other than tab/newline/CR/form feed/escape almost never occur in text.
     controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13, 27))
     return controls > len(head) * 0.05
-
-
-_MD_RULES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^[ \t]*(?:```|~~~).*$", re.M), ""),  # code fence markers
-    (re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$", re.M), r"\1"),  # headings
-    (re.compile(r"^[ \t]{0,3}(?:[-*_][ \t]*){3,}$", re.M), ""),  # horizontal rules
-    (re.compile(r"^[ \t]{0,3}>[ \t]?", re.M), ""),  # blockquote markers
-    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images: keep alt text
-    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links: keep label
-    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # bold
-]
-
-
-def _strip_markdown(text: str) -> str:
-    # Light touch only: single * and _ are left alone because they also occur in prose and names.
-    for pattern, repl in _MD_RULES:
-        text = pattern.sub(repl, text)
-    return text
-
-
-def _extract_html(data: bytes) -> tuple[str, str]:
-    if b"\x00" in data[:8192]:
-        raise DocumentError("binary file")
-    import trafilatura
-
-    try:
-        result = trafilatura.bare_extraction(
-            data,
-            include_comments=False,
-            include_tables=True,
-            include_images=False,
-            include_links=False,
-            with_metadata=True,
-        )
-    except Exception as exc:  # noqa: BLE001 - trafilatura/lxml raise many types on bad markup
-        raise DocumentError(f"unreadable: {type(exc).__name__}: {exc}") from exc
-    if result is None:
-        raise DocumentError("nothing left after cleaning")
-    text = getattr(result, "text", None) or ""
-    title = getattr(result, "title", None) or ""
-    # trafilatura's txt output puts one block (paragraph, heading, list item) per line; make each
-    # block a paragraph so the chunker sees the same blank-line structure as in .txt files.
-    blocks = [line.strip() for line in text.split("\n") if line.strip()]
-    if not blocks:
-        raise DocumentError("nothing left after cleaning")
-    return "\n\n".join(blocks), title
-
-
-def _extract_pdf(data: bytes) -> str:
-    import io
-
-    from pypdf import PdfReader
-
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise DocumentError("unreadable: encrypted PDF")
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except DocumentError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - pypdf raises many types on damaged files
-        raise DocumentError(f"unreadable: not a valid PDF ({type(exc).__name__}: {exc})") from exc
-    text = "\n\n".join(p.replace("\x00", "").strip() for p in pages)
-    if not text.strip():
-        raise DocumentError("no text layer in PDF")
-    return text
 
 
 # --------------------------------------------------------------------------- cleaning

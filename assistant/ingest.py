@@ -1,4 +1,4 @@
-"""Ingestion: files -> clean documents -> chunks and sentences -> vectors -> store."""
+"""Ingestion: files -> clean documents -> chunks -> vectors -> store and keyword index."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ class IngestReport:
     removed: int = 0
     skipped: int = 0
     chunks_embedded: int = 0
+    # Always 0: sentences are embedded at question time now (kept for report readers).
     sentences_embedded: int = 0
     tokens_embedded: int = 0
     seconds: float = 0.0
@@ -60,11 +61,14 @@ def display_source(path: Path) -> str:
         return absolute.as_posix()
 
 
-def build_records(
-    doc: Document, settings: Settings
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Chunk a document and split it into sentences; rows without vectors yet."""
-    from .chunking import chunk_text, split_sentences
+def build_records(doc: Document, settings: Settings) -> list[dict[str, Any]]:
+    """Chunk a document: rows without vectors yet.
+
+    Only chunks are embedded at ingest (what the LangChain-tutorial peer embeds too); the
+    extractive answerer embeds the sentences of the chunks a question retrieves, once, and
+    caches them (assistant.sentences).
+    """
+    from .chunking import chunk_text
     from .store import source_key
 
     key = source_key(str(doc.path))
@@ -79,7 +83,7 @@ def build_records(
     # The document hash is part of every id: a changed file gets new ids, so its new rows can be
     # written before the old ones are deleted and a failure in between loses nothing.
     version = doc.sha256[:12]
-    chunks = [
+    return [
         {
             "id": f"{key}-{version}-c{c.index:05d}",
             "text": c.text,
@@ -93,15 +97,6 @@ def build_records(
         }
         for c in chunk_text(doc.text, settings.chunk_tokens, settings.chunk_overlap)
     ]
-    sentences = [
-        {
-            "id": f"{key}-{version}-s{i:05d}",
-            "text": doc.text[s.start : s.end],
-            "metadata": {**base, "sentence_index": i, "start": s.start, "end": s.end},
-        }
-        for i, s in enumerate(split_sentences(doc.text))
-    ]
-    return chunks, sentences
 
 
 def ingest(
@@ -117,7 +112,7 @@ def ingest(
 ) -> IngestReport:
     """Bring the store in step with the given files; returns what changed.
 
-    Per document: manifest row "pending" -> chunk and sentence rows -> keyword index -> delete
+    Per document: manifest row "pending" -> chunk rows -> keyword index -> delete
     the rows of other versions -> manifest row "complete". A document counts as stored only once
     complete, so a run killed anywhere leaves it to be redone by the next run.
     """
@@ -194,7 +189,7 @@ class _Run:
         # Documents wait in a batch until it holds enough texts to keep both cores of the
         # embedding engine busy (one document at a time left them half idle), then the batch is
         # embedded in one call and each document written whole.
-        self.batch: list[tuple[Any, str, str, list[dict[str, Any]], list[dict[str, Any]]]] = []
+        self.batch: list[tuple[Any, str, str, list[dict[str, Any]]]] = []
         self.batch_texts = 0
 
     def files(self, files: Sequence[Path], prune: bool) -> None:
@@ -222,13 +217,13 @@ class _Run:
                 )
                 notify("advance", path=doc.source, chunks=0)
                 continue
-            chunk_rows, sentence_rows = build_records(doc, self.settings)
+            chunk_rows = build_records(doc, self.settings)
             if not chunk_rows:
                 notify("advance", path=doc.source, chunks=0)
                 continue
             status = "updated" if previous is not None else "added"
-            self.batch.append((doc, abs_path, status, chunk_rows, sentence_rows))
-            self.batch_texts += len(chunk_rows) + len(sentence_rows)
+            self.batch.append((doc, abs_path, status, chunk_rows))
+            self.batch_texts += len(chunk_rows)
             if self.batch_texts >= EMBED_BATCH_TEXTS:
                 self.flush()
         self.flush()
@@ -241,27 +236,22 @@ class _Run:
         if not self.batch:
             return
         report = self.report
-        texts = [r["text"] for _, _, _, cr, sr in self.batch for r in (*cr, *sr)]
+        texts = [r["text"] for _, _, _, rows in self.batch for r in rows]
         t0 = time.perf_counter()
         vectors = self.embeddings.embed_passages_array(texts) if not self.dry_run else None
         report.embed_seconds += time.perf_counter() - t0
         offset = 0
-        for doc, abs_path, status, chunk_rows, sentence_rows in self.batch:
-            n, m = len(chunk_rows), len(sentence_rows)
+        for doc, abs_path, status, chunk_rows in self.batch:
+            n = len(chunk_rows)
             if vectors is not None:
                 chunks = [
                     Record(r["id"], r["text"], r["metadata"], vectors[offset + i])
                     for i, r in enumerate(chunk_rows)
                 ]
-                sentences = [
-                    Record(r["id"], r["text"], r["metadata"], vectors[offset + n + i])
-                    for i, r in enumerate(sentence_rows)
-                ]
-                self.write(doc, abs_path, chunks, sentences)
+                self.write(doc, abs_path, chunks)
                 report.tokens_embedded += sum(r["metadata"]["tokens"] for r in chunk_rows)
-            offset += n + m
+            offset += n
             report.chunks_embedded += n
-            report.sentences_embedded += m
             setattr(report, status, getattr(report, status) + 1)
             report.documents.append(
                 {
@@ -281,7 +271,7 @@ class _Run:
             self.committed = time.monotonic()
             checkpoint("batch-committed")
 
-    def write(self, doc: Any, path: str, chunks: list[Any], sentences: list[Any]) -> None:
+    def write(self, doc: Any, path: str, chunks: list[Any]) -> None:
         """The write protocol for one document (see `ingest`)."""
         store = self.store
         version = doc.sha256[:12]
@@ -293,12 +283,11 @@ class _Run:
             "sha256": doc.sha256,
             "version": version,
             "chunks": len(chunks),
-            "sentences": len(sentences),
         }
         previous = self.manifest.get(path)
         store.mark(entry, "pending")
         checkpoint("pending")
-        store.add_rows(chunks, sentences)
+        store.add_rows(chunks)
         checkpoint("rows-written")
         self.index.replace(
             path, version, doc.language, doc.source, [(r.id, r.text, r.metadata) for r in chunks]

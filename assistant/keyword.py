@@ -201,8 +201,16 @@ class KeywordIndex:
         searcher = lang.searcher
         return searcher, int(searcher.num_docs)
 
-    def idf_for(self, tokens: Iterable[str], language: str | None = None) -> dict[str, float]:
-        """BM25 idf of each token some chunk contains (in `language`, or over all languages)."""
+    def idf_for(
+        self, text: str | Iterable[str], language: str | None = None
+    ) -> dict[str, float | None]:
+        """BM25 idf of each keyword token of a text (or of the given tokens), None for a token
+        no chunk contains; within `language`, or over all languages."""
+        tokens = tokenize(text) if isinstance(text, str) else list(text)
+        known = self._idf_known(tokens, language)
+        return {t: known.get(t) for t in dict.fromkeys(tokens)}
+
+    def _idf_known(self, tokens: Iterable[str], language: str | None) -> dict[str, float]:
         tokens = list(dict.fromkeys(tokens))
         langs = [language] if language is not None else list(self._langs)
         total = 0
@@ -233,7 +241,7 @@ class KeywordIndex:
         searcher, n = self._stats(language)
         if searcher is None or not n:
             return 0.0
-        idf = self.idf_for(query_tokens, language)
+        idf = self._idf_known(query_tokens, language)
         if not idf:
             return 0.0
         rarest = _idf(n, 0)
@@ -263,7 +271,7 @@ class KeywordIndex:
             if ceiling <= 0:
                 continue
             lang = self._langs[language]
-            idf = self.idf_for(tokens, language)
+            idf = self._idf_known(tokens, language)
             avgdl = self._avgdl(language) or 1.0
             terms = [
                 (tantivy.Occur.Should, tantivy.Query.term_query(self._schema, "tokens", t))
@@ -403,7 +411,7 @@ class _IdfView:
 
     def _lookup(self, token: str) -> float | None:
         if token not in self._cache:
-            self._cache[token] = self._index.idf_for([token]).get(token)
+            self._cache[token] = self._index._idf_known([token], None).get(token)
         return self._cache[token]
 
     def get(self, token: str, default: Any = None) -> Any:

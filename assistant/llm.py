@@ -251,6 +251,7 @@ class OpenAIAnswerer:
         """
         filt = MarkerFilter(given)
         state["dropped"] = filt.dropped
+        state["mapping"] = filt.mapping  # given source number -> printed marker number
         state["declined"] = False
         finished = False
         started = False  # the server began answering (any chunk arrived)

@@ -34,6 +34,9 @@ class Hit:
     similarity: float  # raw cosine similarity to the question
     keyword: float  # keyword evidence in [0, 1]
     metadata: dict[str, Any] = field(default_factory=dict, repr=False)
+    # Dense similarity standardised within the chunk's language candidates: how far this chunk
+    # stands above the typical passage of its language for this question.
+    dense_z: float = 0.0
 
     def to_document(self) -> Document:
         """As a LangChain Document (metadata carries the citation fields)."""
@@ -177,7 +180,10 @@ class HybridSearch:
 
         if mode == "keyword":
             ranked = sorted(keyword.items(), key=lambda kv: -kv[1])[:k]
-            return [self._hit(rows, cid, s, similarity.get(cid, 0.0), s) for cid, s in ranked]
+            return [
+                self._hit(rows, cid, s, similarity.get(cid, 0.0), s, dense_z.get(cid, 0.0))
+                for cid, s in ranked
+            ]
 
         if mode == "hybrid":
             missing = [cid for cid in keyword if cid not in dense_z]
@@ -202,7 +208,9 @@ class HybridSearch:
         }
         ranked = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
         return [
-            self._hit(rows, cid, score, similarity.get(cid, 0.0), keyword.get(cid, 0.0))
+            self._hit(
+                rows, cid, score, similarity.get(cid, 0.0), keyword.get(cid, 0.0), dense_z[cid]
+            )
             for cid, score in ranked
         ]
 
@@ -266,7 +274,13 @@ class HybridSearch:
             dense_z[cid] = floor - 0.5
 
     def _hit(
-        self, rows: dict[str, tuple[str, dict[str, Any]]], cid: str, score: float, sim: float, kw: float
+        self,
+        rows: dict[str, tuple[str, dict[str, Any]]],
+        cid: str,
+        score: float,
+        sim: float,
+        kw: float,
+        dz: float = 0.0,
     ) -> Hit:
         text, meta = rows[cid]
         return Hit(
@@ -282,6 +296,7 @@ class HybridSearch:
             similarity=float(sim),
             keyword=float(kw),
             metadata=meta,
+            dense_z=float(dz),
         )
 
 # Fewer dense candidates than this in a language: standardise them against all candidates.

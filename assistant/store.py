@@ -19,7 +19,7 @@ from .errors import EmbeddingMismatchError, StoreError, StoreLockedError, map_er
 if TYPE_CHECKING:
     from .config import Settings
 
-SENTENCES_SUFFIX = "-sentences"
+SENTENCES_SUFFIX = "-sentences"  # the old format's sentence collection (removed on --rebuild)
 DOCS_SUFFIX = "-docs"
 GENERATION_SEPARATOR = "--"
 FORMAT = 2
@@ -85,8 +85,8 @@ _passes: dict[str, int] = {}
 
 
 class Store:
-    """A head collection naming the live generation, whose chunk, sentence and manifest
-    collections hold the data.
+    """A head collection naming the live generation, whose chunk and manifest collections hold
+    the data.
 
     The head (named like the configured collection) carries the format, the model manifest,
     the live generation and a change token rewritten after every write, so a reader knows with
@@ -300,10 +300,6 @@ class Store:
         """The chunk collection of the live generation (of the one being written, when writing)."""
         return self._collection("", create=create)
 
-    def sentences(self, *, create: bool = False) -> Any:
-        """The sentence collection (vectors for extractive answers)."""
-        return self._collection(SENTENCES_SUFFIX, create=create)
-
     def manifest(self, *, create: bool = False) -> Any:
         """The per-document manifest collection."""
         return self._collection(DOCS_SUFFIX, create=create)
@@ -380,7 +376,7 @@ class Store:
 
     def _drop_generation(self, generation: str) -> None:
         names = self._collection_names()
-        for suffix in ("", SENTENCES_SUFFIX, DOCS_SUFFIX):
+        for suffix in ("", DOCS_SUFFIX):
             name = self._name(generation, suffix)
             self._collections.pop(name, None)
             if name in names:
@@ -396,7 +392,7 @@ class Store:
             if not name.startswith(prefix):
                 continue
             generation = name[len(prefix) :]
-            for suffix in (SENTENCES_SUFFIX, DOCS_SUFFIX):
+            for suffix in (DOCS_SUFFIX,):
                 if generation.endswith(suffix):
                     generation = generation[: -len(suffix)]
             if generation not in keep:
@@ -504,36 +500,34 @@ class Store:
             offset += len(page["ids"])
 
     # --- writes ----------------------------------------------------------------------------------
-    def add_rows(self, chunks: list[Record], sentences: list[Record]) -> None:
-        """Write a document's chunk and sentence rows (ids carry its version: upserts are safe)."""
+    def add_rows(self, chunks: list[Record]) -> None:
+        """Write a document's chunk rows (ids carry its version: upserts are safe)."""
         self._add(self.chunks(create=True), chunks)
         checkpoint("chunks-written")
-        self._add(self.sentences(create=True), sentences)
 
     def delete_other_versions(self, path: str, version: str | None) -> None:
         """Delete a document's rows of every version but `version` (None: all of them)."""
-        for collection in (self.chunks(create=True), self.sentences(create=True)):
-            ids = [
-                row_id
-                for row_id, meta in self._rows_of(collection, path)
-                if version is None or meta.get("version") != version
-            ]
-            self._delete(collection, ids)
+        collection = self.chunks(create=True)
+        ids = [
+            row_id
+            for row_id, meta in self._rows_of(collection, path)
+            if version is None or meta.get("version") != version
+        ]
+        self._delete(collection, ids)
 
-    def replace_document(self, path: str, chunks: list[Record], sentences: list[Record]) -> None:
-        """Write a document's new rows, then delete its old ones (tools and tests; ingest runs
+    def replace_document(self, path: str, chunks: list[Record]) -> None:
+        """Write a document's new rows, then delete its other rows (tools and tests; ingest runs
         the same steps with the keyword index and manifest in between)."""
-        self.add_rows(chunks, sentences)
-        keep = {r.id for r in chunks} | {r.id for r in sentences}
-        for collection in (self.chunks(create=True), self.sentences(create=True)):
-            old = [row_id for row_id, _ in self._rows_of(collection, path) if row_id not in keep]
-            self._delete(collection, old)
+        self.add_rows(chunks)
+        keep = {r.id for r in chunks}
+        collection = self.chunks(create=True)
+        self._delete(collection, [i for i, _ in self._rows_of(collection, path) if i not in keep])
 
     def delete_document(self, path: str) -> None:
         """Remove every row of a document."""
-        for collection in (self.chunks(), self.sentences()):
-            if collection is not None:
-                self._delete(collection, [row_id for row_id, _ in self._rows_of(collection, path)])
+        collection = self.chunks()
+        if collection is not None:
+            self._delete(collection, [row_id for row_id, _ in self._rows_of(collection, path)])
 
     def _rows_of(self, collection: Any, path: str) -> list[tuple[str, dict[str, Any]]]:
         with map_errors("Chroma"):
@@ -602,25 +596,6 @@ class Store:
         return {
             row_id: np.asarray(vec, dtype=np.float32) for row_id, vec in zip(res["ids"], res["embeddings"])
         }
-
-    def sentence_rows(self, paths: Sequence[str]) -> tuple[list[str], list[dict[str, Any]], Any]:
-        """Sentences of the given documents: (texts, metadatas, vectors array)."""
-        import numpy as np
-
-        collection = self.sentences()
-        if collection is None or not paths:
-            return [], [], np.zeros((0, 0), dtype=np.float32)
-        where: dict[str, Any] = (
-            {"path": paths[0]} if len(paths) == 1 else {"path": {"$in": list(paths)}}
-        )
-        with map_errors("Chroma"):
-            res = collection.get(where=where, include=["documents", "metadatas", "embeddings"])
-        vectors = (
-            np.asarray(res["embeddings"], dtype=np.float32)
-            if len(res["ids"])
-            else np.zeros((0, 0), dtype=np.float32)
-        )
-        return list(res["documents"]), [dict(m) for m in res["metadatas"]], vectors
 
     # --- locking ---------------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -97,7 +97,7 @@ def test_none_overrides_fall_back_to_environment(
         ("ASSISTANT_CHROMA_PORT", "70000", "chroma_port"),
         ("ASSISTANT_COLLECTION", "ab", "collection"),
         ("ASSISTANT_TEMPERATURE", "3", "temperature"),
-        ("ASSISTANT_MIN_RELEVANCE", "1.5", "min_relevance"),
+        ("ASSISTANT_DECLINE_BIAS", "9", "decline_bias"),
     ],
 )
 def test_invalid_environment_value_raises_usage_error_naming_the_setting(

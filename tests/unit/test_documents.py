@@ -555,7 +555,7 @@ def test_load_broken_pdf(tmp_path: Path) -> None:
         load_document(pdf)
 
 
-def test_load_markdown_strips_markup_lightly(tmp_path: Path) -> None:
+def test_load_markdown_renders_markup_to_text(tmp_path: Path) -> None:
     md = tmp_path / "note.md"
     md.write_text(
         "# Nickel Market Notes\n\nIndonesia's **nickel** output rose, says "
@@ -565,7 +565,7 @@ def test_load_markdown_strips_markup_lightly(tmp_path: Path) -> None:
     doc = load_document(md)
     assert doc.text == (
         "Nickel Market Notes\n\nIndonesia's nickel output rose, says the ministry.\n\n"
-        "Outlook\n\nPrices may_fall *slowly*."
+        "Outlook\n\nPrices may_fall slowly."
     )
     assert doc.title == "Nickel Market Notes"
 
@@ -637,6 +637,7 @@ def corpus(tmp_path: Path) -> Path:
         "a.txt",
         "b.md",
         "notes.docx",
+        "notes.odt",
         "sub/c.html",
         "sub/deep/d.PDF",
         "sub/e.htm",
@@ -657,6 +658,7 @@ def test_discover_folder_recursive_skips_hidden(corpus: Path) -> None:
     assert [f.relative_to(corpus).as_posix() for f in files] == [
         "a.txt",
         "b.md",
+        "notes.docx",
         "sub/c.html",
         "sub/deep/d.PDF",
         "sub/e.htm",
@@ -677,7 +679,7 @@ def test_discover_globs_missing_and_unsupported(
             "./a.txt",
             "nope.txt",
             "*.csv",
-            "notes.docx",
+            "notes.odt",
             "empty_dir",
         ]
     )
@@ -689,7 +691,7 @@ def test_discover_globs_missing_and_unsupported(
     assert skipped == [
         ("nope.txt", "not found"),
         ("*.csv", "pattern matches nothing"),
-        ("notes.docx", "unsupported file type .docx"),
+        ("notes.odt", "unsupported file type .odt"),
         ("empty_dir", "no supported files in folder"),
     ]
 
@@ -703,4 +705,4 @@ def test_discover_named_hidden_file_and_dedup(corpus: Path) -> None:
 
 
 def test_supported_suffixes() -> None:
-    assert SUPPORTED_SUFFIXES == {".txt", ".md", ".html", ".htm", ".pdf"}
+    assert SUPPORTED_SUFFIXES == {".txt", ".md", ".html", ".htm", ".pdf", ".docx"}
