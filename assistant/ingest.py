@@ -241,6 +241,7 @@ class _Run:
         vectors = self.embeddings.embed_passages_array(texts) if not self.dry_run else None
         report.embed_seconds += time.perf_counter() - t0
         offset = 0
+        ready: list[tuple[Any, str, list[Any]]] = []
         for doc, abs_path, status, chunk_rows in self.batch:
             n = len(chunk_rows)
             if vectors is not None:
@@ -248,7 +249,7 @@ class _Run:
                     Record(r["id"], r["text"], r["metadata"], vectors[offset + i])
                     for i, r in enumerate(chunk_rows)
                 ]
-                self.write(doc, abs_path, chunks)
+                ready.append((doc, abs_path, chunks))
                 report.tokens_embedded += sum(r["metadata"]["tokens"] for r in chunk_rows)
             offset += n
             report.chunks_embedded += n
@@ -262,7 +263,10 @@ class _Run:
                     "title": doc.title,
                 }
             )
-            self.notify("advance", path=doc.source, chunks=n)
+        if ready:
+            self.write(ready)
+        for doc, _, _, chunk_rows in self.batch:
+            self.notify("advance", path=doc.source, chunks=len(chunk_rows))
         self.batch, self.batch_texts = [], 0
         if self.index is not None and time.monotonic() - self.committed > KEYWORD_COMMIT_SECONDS:
             # Durable now (a kill before this loses only what the next sync refetches); the
@@ -271,33 +275,37 @@ class _Run:
             self.committed = time.monotonic()
             checkpoint("batch-committed")
 
-    def write(self, doc: Any, path: str, chunks: list[Any]) -> None:
-        """The write protocol for one document (see `ingest`)."""
+    def write(self, docs: list[tuple[Any, str, list[Any]]]) -> None:
+        """The write protocol (see `ingest`) for a batch of documents, one Chroma call per step."""
         store = self.store
-        version = doc.sha256[:12]
-        entry = {
-            "path": path,
-            "source": doc.source,
-            "title": doc.title,
-            "language": doc.language,
-            "sha256": doc.sha256,
-            "version": version,
-            "chunks": len(chunks),
-        }
-        previous = self.manifest.get(path)
-        store.mark(entry, "pending")
+        entries = [
+            {
+                "path": path,
+                "source": doc.source,
+                "title": doc.title,
+                "language": doc.language,
+                "sha256": doc.sha256,
+                "version": doc.sha256[:12],
+                "chunks": len(chunks),
+            }
+            for doc, path, chunks in docs
+        ]
+        store.mark(entries, "pending")
         checkpoint("pending")
-        store.add_rows(chunks)
+        store.add_rows([r for _, _, chunks in docs for r in chunks])
         checkpoint("rows-written")
-        self.index.replace(
-            path, version, doc.language, doc.source, [(r.id, r.text, r.metadata) for r in chunks]
-        )
-        checkpoint("keyword-written")
-        if previous is not None:  # a new document has no other rows (a pending one may have)
-            store.delete_other_versions(path, version)
-            checkpoint("old-rows-deleted")
-        store.mark(entry, "complete")
-        self.manifest[path] = {**entry, "status": "complete"}
+        for (doc, path, chunks), entry in zip(docs, entries):
+            self.index.replace(
+                path, entry["version"], doc.language, doc.source, [(r.id, r.text, r.metadata) for r in chunks]
+            )
+            checkpoint("keyword-written")
+        for entry in entries:
+            if entry["path"] in self.manifest:  # a new document has no other rows (a pending one may)
+                store.delete_other_versions(entry["path"], entry["version"])
+                checkpoint("old-rows-deleted")
+        store.mark(entries, "complete")
+        for entry in entries:
+            self.manifest[entry["path"]] = {**entry, "status": "complete"}
         checkpoint("complete")
         self.changed = True
 
@@ -313,7 +321,7 @@ class _Run:
             )
             if self.dry_run:
                 continue
-            self.store.mark(entry, "pending")
+            self.store.mark([entry], "pending")
             self.store.delete_other_versions(path, None)
             checkpoint("prune-rows-deleted")
             self.index.remove(path)

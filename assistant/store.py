@@ -416,15 +416,18 @@ class Store:
                     out[str(meta["path"])] = dict(meta)
             offset += len(page["ids"])
 
-    def mark(self, meta: dict[str, Any], status: str) -> None:
-        """Write a document's manifest row with a status (pending, complete)."""
-        with map_errors("Chroma"):
-            self.manifest(create=True).upsert(
-                ids=[source_key(str(meta["path"]))],
-                metadatas=[{**meta, "status": status}],
-                embeddings=[[1.0]],
-                documents=[""],
-            )
+    def mark(self, entries: Sequence[dict[str, Any]], status: str) -> None:
+        """Write documents' manifest rows with a status (pending, complete)."""
+        size = self._batch_size()
+        for i in range(0, len(entries), size):
+            batch = entries[i : i + size]
+            with map_errors("Chroma"):
+                self.manifest(create=True).upsert(
+                    ids=[source_key(str(m["path"])) for m in batch],
+                    metadatas=[{**m, "status": status} for m in batch],
+                    embeddings=[[1.0]] * len(batch),
+                    documents=[""] * len(batch),
+                )
 
     def unmark(self, path: str) -> None:
         """Remove a document's manifest row."""
