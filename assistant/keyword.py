@@ -37,6 +37,9 @@ B = 0.75
 _HEAP = 15_000_000  # tantivy's minimum writer heap
 _STATE = "state.json"
 _LOCK_WAIT_SECONDS = 2.0
+# A language with fewer chunks than this (often a misdetected paragraph) has no statistics of
+# its own worth the name: its chunks are scored with those of all languages together.
+MIN_LANGUAGE_CHUNKS = 50
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,12 @@ class KeywordIndex:
         entry = self.docs.get(path)
         return entry is not None and (version is None or entry.get("v") == version)
 
+    def _scope(self, language: str | None) -> list[str]:
+        """The languages whose statistics score a language's chunks."""
+        if language is None or self.chunk_count(language) < MIN_LANGUAGE_CHUNKS:
+            return list(self._langs)
+        return [language]
+
     def _stats(self, language: str) -> tuple[Any, int]:
         lang = self._langs.get(language)
         if lang is None:
@@ -205,14 +214,14 @@ class KeywordIndex:
         self, text: str | Iterable[str], language: str | None = None
     ) -> dict[str, float | None]:
         """BM25 idf of each keyword token of a text (or of the given tokens), None for a token
-        no chunk contains; within `language`, or over all languages."""
+        no chunk contains; within `language` (all languages for a tiny one), or over all."""
         tokens = tokenize(text) if isinstance(text, str) else list(text)
         known = self._idf_known(tokens, language)
         return {t: known.get(t) for t in dict.fromkeys(tokens)}
 
     def _idf_known(self, tokens: Iterable[str], language: str | None) -> dict[str, float]:
         tokens = list(dict.fromkeys(tokens))
-        langs = [language] if language is not None else list(self._langs)
+        langs = self._scope(language)
         total = 0
         df = dict.fromkeys(tokens, 0)
         for lang in langs:
@@ -225,7 +234,8 @@ class KeywordIndex:
         return {t: _idf(total, d) for t, d in df.items() if d > 0}
 
     def _avgdl(self, language: str) -> float:
-        docs = [d for d in self.docs.values() if d.get("l", "") == language]
+        scope = set(self._scope(language))
+        docs = [d for d in self.docs.values() if d.get("l", "") in scope]
         chunks = sum(int(d.get("n", 0)) for d in docs)
         return sum(int(d.get("t", 0)) for d in docs) / chunks if chunks else 0.0
 
@@ -244,7 +254,7 @@ class KeywordIndex:
         idf = self._idf_known(query_tokens, language)
         if not idf:
             return 0.0
-        rarest = _idf(n, 0)
+        rarest = _idf(sum(self._stats(lang)[1] for lang in self._scope(language)), 0)
         return sum(idf.get(t, rarest) for t in query_tokens)
 
     def search(

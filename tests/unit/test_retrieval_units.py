@@ -151,6 +151,15 @@ def test_keyword_index_normalised_scores_never_exceed_one() -> None:
         assert all(0 < s <= 1.0 for s in scores.values())
 
 
+@pytest.fixture(autouse=True)
+def _per_language_even_for_tiny_fixtures(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """The fixtures here are tiny; most tests want each language scored on its own."""
+    if "tiny_language" not in request.node.name:
+        import assistant.keyword
+
+        monkeypatch.setattr(assistant.keyword, "MIN_LANGUAGE_CHUNKS", 1)
+
+
 def test_keyword_index_ceiling_counts_each_query_term_once() -> None:
     index = KeywordIndex.from_rows(ROWS)
     assert index.ceiling(["lithium"], "en") == pytest.approx(index.ceiling(tokenize("lithium Lithium lithiums"), "en"))
@@ -213,6 +222,17 @@ def test_keyword_index_rarer_term_has_higher_idf() -> None:
     idf = index.idf_for("Cobalt and zirconium")
     assert idf["zirconium"] is None and idf["cobalt"] == index.idf["cobalt"]
     assert index.idf_for(["cobalt"], "ar") == {"cobalt": None}  # no Arabic chunk has it
+
+
+def test_a_tiny_language_is_scored_with_the_statistics_of_all() -> None:
+    # One misdetected paragraph must not get a ceiling of its own that its one chunk nearly reaches.
+    rows = [
+        *[_row(f"e{i}", f"Lithium output in mine {i} rose.", f"/e{i}.txt") for i in range(60)],
+        _row("pt", "Lithium exports from Brazil.", "/pt.txt", "pt"),
+    ]
+    index = KeywordIndex.from_rows(rows)
+    assert index.idf_for(["lithium"], "pt") == index.idf_for(["lithium"])
+    assert index.idf_for(["lithium"], "en") != index.idf_for(["lithium"], "pt")
 
 
 def test_keyword_statistics_are_per_language() -> None:
