@@ -43,7 +43,7 @@ from common import load_xquad, loadavg, machine  # noqa: E402
 from tests.openai_server import FakeOpenAIServer  # noqa: E402
 
 CHUNKS_PER_ARTICLE = 10
-WORDS_PER_ARTICLE = 1500  # ~10 chunks of 220 cl100k tokens (Arabic words cost more tokens)
+WORDS_PER_ARTICLE = 700  # ~10 chunks of 220 cl100k tokens (Arabic words cost more tokens)
 DIM = 384
 COLD_RUNS = 5
 WARM_QUERIES = 40
