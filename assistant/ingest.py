@@ -69,9 +69,8 @@ def build_records(doc: Document, settings: Settings) -> list[dict[str, Any]]:
     caches them (assistant.sentences).
     """
     from .chunking import chunk_text
-    from .store import source_key
+    from .store import chunk_id
 
-    key = source_key(str(doc.path))
     base = {
         "source": doc.source,
         "path": str(doc.path),
@@ -85,7 +84,7 @@ def build_records(doc: Document, settings: Settings) -> list[dict[str, Any]]:
     version = doc.sha256[:12]
     return [
         {
-            "id": f"{key}-{version}-c{c.index:05d}",
+            "id": chunk_id(str(doc.path), version, c.index),
             "text": c.text,
             "metadata": {
                 **base,

@@ -243,14 +243,41 @@ class HybridSearch:
                 if len(by_lang[lang]) < n:
                     by_lang[lang].append(m)
 
-        take(self.store.query(query_vector, n * len(languages), _where(paths, only)))
+        # Enough results that the smallest large language can expect its `n` among them.
+        big = [counts.get(lang, 0) for lang in languages if counts.get(lang, 0) > _SMALL_LANGUAGE]
+        total = sum(counts.get(lang, 0) for lang in languages) or 1
+        wanted = n * len(languages)
+        if only is None and big:
+            wanted = max(wanted, min(int(1.5 * n * total / min(big)), 1000))
+        take(self.store.query(query_vector, wanted, _where(paths, only)))
         for lang in languages:
             if only is None and len(by_lang[lang]) < min(n, counts.get(lang, 0)):
                 by_lang[lang] = []
-                take(self.store.query(query_vector, n, _where(paths, lang)))
+                ids = self._chunk_ids(lang, paths) if counts.get(lang, 0) <= _SMALL_LANGUAGE else None
+                if ids is not None:
+                    # A small language (often a misdetected article): its chunks by id, scored
+                    # here, instead of a filtered query that costs as much as a large one.
+                    take(self.store.matches_for(ids, query_vector))
+                else:
+                    take(self.store.query(query_vector, n, _where(paths, lang)))
         for matches in by_lang.values():
             matches.sort(key=lambda m: -m.similarity)
         return [g for g in by_lang.values() if g]
+
+    def _chunk_ids(self, language: str, paths: list[str] | None) -> list[str] | None:
+        """Ids of a language's chunks, derived from the documents the keyword index holds."""
+        from .store import chunk_id
+
+        index = self._index
+        if index is None or not hasattr(self.store, "matches_for"):
+            return None
+        wanted = set(paths) if paths is not None else None
+        return [
+            chunk_id(path, str(entry.get("v", "")), i)
+            for path, entry in index.docs.items()
+            if entry.get("l", "") == language and (wanted is None or path in wanted)
+            for i in range(int(entry.get("n", 0)))
+        ]
 
     def _index_holds(self, meta: dict[str, Any]) -> bool:
         index = self._index
@@ -301,6 +328,8 @@ class HybridSearch:
 
 # Fewer dense candidates than this in a language: standardise them against all candidates.
 _MIN_GROUP = 5
+# A language with at most this many chunks is scored by id rather than by a filtered query.
+_SMALL_LANGUAGE = 500
 
 
 def _matching_paths(index: KeywordIndex, pattern: str | None) -> list[str] | None:

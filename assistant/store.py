@@ -66,6 +66,11 @@ def source_key(path: str) -> str:
     return hashlib.sha1(path.encode("utf-8")).hexdigest()[:12]
 
 
+def chunk_id(path: str, version: str, index: int) -> str:
+    """The id of a document version's chunk (ingest.build_records writes these)."""
+    return f"{source_key(path)}-{version}-c{index:05d}"
+
+
 def checkpoint(name: str) -> None:
     """Crash tests: ASSISTANT_TEST_KILL_AT=name[:n] SIGKILLs this process at its n-th pass here."""
     target = os.environ.get("ASSISTANT_TEST_KILL_AT")
@@ -586,6 +591,24 @@ class Store:
                 res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0]
             )
         ]
+
+    def matches_for(self, ids: Sequence[str], vector: Sequence[float]) -> list[Match]:
+        """Some chunks by id, with their cosine similarity to `vector`, best first."""
+        import numpy as np
+
+        collection = self.chunks()
+        if collection is None or not ids:
+            return []
+        with map_errors("Chroma"):
+            res = collection.get(ids=list(ids), include=["documents", "metadatas", "embeddings"])
+        if not len(res["ids"]):
+            return []
+        sims = np.asarray(res["embeddings"], dtype=np.float32) @ np.asarray(vector, dtype=np.float32)
+        out = [
+            Match(row_id, text or "", dict(meta or {}), float(sim))
+            for row_id, text, meta, sim in zip(res["ids"], res["documents"], res["metadatas"], sims)
+        ]
+        return sorted(out, key=lambda m: -m.similarity)
 
     def vectors_for(self, ids: Sequence[str]) -> dict[str, Any]:
         """Stored vectors of some chunks, by id."""

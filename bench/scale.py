@@ -94,6 +94,28 @@ assert res["ids"][0]
 """
 
 
+WARM = """
+import json, sys, time
+import numpy as np
+from assistant import Assistant, Settings
+from tests.openai_server import fake_embedding
+questions = json.loads(sys.argv[4])
+a = Assistant(Settings(data_dir=sys.argv[1], embeddings="openai", openai_base_url=sys.argv[2],
+                       openai_api_key=sys.argv[3]))
+vecs = [np.asarray(fake_embedding(q, __DIM__), dtype=np.float32) for q in questions]
+a.searcher.search(questions[0], 5, query_vector=vecs[0])
+wall, cpu = [], []
+for q, v in zip(questions[1:], vecs[1:]):
+    t0, c0 = time.perf_counter(), time.process_time()
+    a.searcher.search(q, 5, query_vector=v)
+    wall.append(1000 * (time.perf_counter() - t0))
+    cpu.append(1000 * (time.process_time() - c0))
+print(json.dumps({"p50": round(float(np.percentile(wall, 50)), 1),
+                  "p95": round(float(np.percentile(wall, 95)), 1),
+                  "cpu_p50": round(float(np.percentile(cpu, 50)), 1), "n": len(wall)}))
+""".replace("__DIM__", str(DIM))
+
+
 def floor_run(env: dict[str, str], data_dir: Path, vector: list[float]) -> float:
     t0 = time.perf_counter()
     subprocess.run(
@@ -108,7 +130,7 @@ def median(values: list[float]) -> float:
 
 
 def measure(size: int, env: dict[str, str], corpus: Path, data_dir: Path, server: FakeOpenAIServer,
-            questions: list[str], have: int, vocab: dict[str, list[str]]) -> dict[str, Any]:
+            questions: list[str], have: int, vocab: dict[str, list[str]], top_up: int = 0) -> dict[str, Any]:
     from assistant import Assistant, Settings
     from assistant.documents import load_document
     from tests.openai_server import fake_embedding
@@ -116,6 +138,8 @@ def measure(size: int, env: dict[str, str], corpus: Path, data_dir: Path, server
     out: dict[str, Any] = {"chunks_target": size}
     articles = size // CHUNKS_PER_ARTICLE
     write_articles(corpus, have, articles, vocab)
+    if top_up:  # a store built by an earlier run: measure ingest on `top_up` more articles
+        write_articles(corpus, 20_000_000, 20_000_000 + top_up, vocab)
     load0 = loadavg()
     wall, proc = cli(env, "ingest", str(corpus), "--json")
     report = json.loads(proc.stdout)
@@ -149,17 +173,16 @@ def measure(size: int, env: dict[str, str], corpus: Path, data_dir: Path, server
         "ask_ratio": round(median(ask) / median(floor), 2),
     }
 
-    searcher = assistant.searcher
-    searcher.search(questions[0], 5, query_vector=np.asarray(q_vectors[0], dtype=np.float32))
-    warm, warm_cpu = [], []
-    for q, v in zip(questions[:WARM_QUERIES], q_vectors[:WARM_QUERIES]):
-        t0, c0 = time.perf_counter(), time.process_time()
-        searcher.search(q, 5, query_vector=np.asarray(v, dtype=np.float32))
-        warm.append(1000 * (time.perf_counter() - t0))
-        warm_cpu.append(1000 * (time.process_time() - c0))
-    out["warm_search_ms"] = {"p50": round(float(np.percentile(warm, 50)), 1),
-                             "p95": round(float(np.percentile(warm, 95)), 1),
-                             "cpu_p50": round(float(np.percentile(warm_cpu, 50)), 1)}
+    # Warm search in a fresh process: Chroma's embedded client caches the vector index per
+    # process and does not see rows other processes added meanwhile (this one ingested via CLI).
+    proc = subprocess.run(
+        [sys.executable, "-c", WARM, str(data_dir), server.base_url, str(server.api_key),
+         json.dumps(questions[: WARM_QUERIES + 1])],
+        env=env, capture_output=True, text=True, timeout=1800,
+    )
+    if proc.returncode:
+        raise SystemExit(f"warm search failed: {proc.stderr[-2000:]}")
+    out["warm_search_ms"] = json.loads(proc.stdout)
 
     one = corpus.parent / f"one-{size}"
     write_articles(one, 10_000_000 + size, 10_000_001 + size, vocab)
@@ -221,6 +244,8 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000", help="chunk counts, ascending")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--workdir", type=Path, default=None, help="keep the corpus and store here")
+    ap.add_argument("--have-articles", type=int, default=0, help="articles already in --workdir's store")
+    ap.add_argument("--top-up", type=int, default=0, help="with --have-articles: articles added to time ingest")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     started = time.perf_counter()
@@ -238,10 +263,11 @@ def main() -> None:
             ASSISTANT_DATA_DIR=str(data_dir), ASSISTANT_EMBEDDINGS="openai",
             OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=server.api_key, ANONYMIZED_TELEMETRY="False",
         )
-        have = 0
+        have = args.have_articles
         for size in sizes:
             print(f"size {size}…", file=sys.stderr, flush=True)
-            results["sizes"].append(measure(size, env, corpus, data_dir, server, questions, have, vocab))
+            top_up = args.top_up if have >= size // CHUNKS_PER_ARTICLE else 0
+            results["sizes"].append(measure(size, env, corpus, data_dir, server, questions, have, vocab, top_up))
             have = size // CHUNKS_PER_ARTICLE
             print(json.dumps(results["sizes"][-1]), file=sys.stderr, flush=True)
     results["seconds"] = time.perf_counter() - started

@@ -576,3 +576,34 @@ def test_configured_model_id_matches_the_embedder_without_importing_it(backend: 
 
     settings = Settings(embeddings=backend, openai_base_url="http://127.0.0.1:9/v1")
     assert configured_model_id(settings) == make_embeddings(settings).model_id
+
+
+def test_a_small_language_that_comes_back_short_is_scored_by_id_without_a_filter() -> None:
+    from assistant.store import Match, chunk_id
+
+    class ByIdStore(FakeStore):
+        def __init__(self, *a: Any) -> None:
+            super().__init__(*a)
+            self.by_id: list[list[str]] = []
+
+        def matches_for(self, ids: list[str], vector: Any) -> list[Any]:
+            self.by_id.append(list(ids))
+            q = np.asarray(vector, dtype=np.float32) / np.linalg.norm(vector)
+            return [
+                Match(cid, text, {**meta, "version": "v"}, float(self.vectors[cid] @ q))
+                for cid, text, meta in self.rows
+                if cid in ids
+            ]
+
+    rows = [
+        *[_row(chunk_id(f"/docs/e{i}.txt", "v", 0), f"English filler {i}.", f"/docs/e{i}.txt") for i in range(6)],
+        _row(chunk_id("/docs/p.txt", "v", 0), "Texto em português.", "/docs/p.txt", "pt"),
+    ]
+    vectors = {r[0]: [1.0, 0.1 * i, 0.0] for i, r in enumerate(rows[:6])}
+    vectors[rows[6][0]] = [0.0, 1.0, 0.0]
+    store = ByIdStore(rows, vectors)
+    retriever = HybridRetriever(store=store, embeddings=FakeEmbeddings([1.0, 0.0, 0.0]), candidates=3)
+    hits = retriever.search("x", k=3, mode="dense")
+    assert store.wheres == [None]  # no language-filtered query
+    assert store.by_id == [[rows[6][0]]]
+    assert len(hits) == 3
