@@ -103,8 +103,14 @@ class Candidate:
 
 
 def is_heading(text: str) -> bool:
-    """A title or heading line: short and without a sentence's final punctuation."""
-    return not _TERMINAL.search(text.strip()) and len(text.split()) < 12
+    """A title or heading line: short, without a sentence's final punctuation, and stating no
+    figure (a headline with one, "Geely invests $4.6bn in a battery plant", is a claim)."""
+    stripped = text.strip()
+    return (
+        not _TERMINAL.search(stripped)
+        and len(stripped.split()) < 12
+        and not any(ch.isdigit() for ch in stripped)
+    )
 
 
 class ExtractiveAnswerer:
@@ -118,15 +124,15 @@ class ExtractiveAnswerer:
     """
 
     provider = "extractive"
-    CHUNK_WEIGHT = 1.0
+    CHUNK_WEIGHT = 0.5
     SENTENCE_WEIGHT = 1.0
-    SENTENCE_SCALE = 0.03  # cosine units per point of score
+    SENTENCE_SCALE = 0.045  # cosine units per point of score
     KEYWORD_WEIGHT = 0.7
-    HEADING_PENALTY = 1.0
+    HEADING_PENALTY = 1.5
     MARGIN = 2.5
     # A second sentence that shares no word with the question (always so across languages) is
     # still no padding when it is about as close to the question as the first one.
-    SECOND_SIMILARITY = 0.02
+    SECOND_SIMILARITY = 0.04
 
     def __init__(self, settings: Settings, model_id: str) -> None:
         self.settings = settings
@@ -156,7 +162,11 @@ class ExtractiveAnswerer:
         for c in cands:
             c.heading = is_heading(c.sentence.text)
             prev = by_pos.get((c.sentence.hit, c.sentence.index - 1))
-            if prev is not None and _ANAPHORA.match(c.sentence.text.lstrip("“\"'(«")):
+            if (
+                prev is not None
+                and not is_heading(prev.sentence.text)
+                and _ANAPHORA.match(c.sentence.text.lstrip("“\"'(«"))
+            ):
                 c.antecedent = prev
             contexts.append(
                 (c.antecedent.sentence.text + " " if c.antecedent else "") + c.sentence.text
@@ -173,28 +183,24 @@ class ExtractiveAnswerer:
         total = sum(weights.values())
         for c, toks in zip(cands, token_sets):
             c.coverage = sum(weights[t] for t in q_terms if t in toks) / total if total else 0.0
-        best_cov: dict[str, float] = {}
+        # Similarity and words weigh sentences within a language; across languages only the
+        # chunks' fused scores (retrieval put them on one scale) decide. So each sentence is
+        # measured from the best sentence of its own language, plus its chunk's standing.
+        own: list[float] = []
         for c in cands:
-            lang = c.sentence.language
-            best_cov[lang] = max(best_cov.get(lang, 0.0), c.coverage)
-        top = hits[0].score
-        # Raw similarities compare fairly only within a language: each sentence is measured from
-        # the best sentence of its own language, and the chunks' fused scores (already on one
-        # scale across languages) decide between languages.
-        reference: dict[str, float] = {}
-        for c in cands:
-            lang = c.sentence.language
-            reference[lang] = max(reference.get(lang, -1.0), c.similarity)
-        for c in cands:
-            hit = hits[c.sentence.hit]
-            c.score = (
-                self.CHUNK_WEIGHT * (hit.score - top)
-                + self.SENTENCE_WEIGHT
-                * (c.similarity - reference[c.sentence.language])
-                / self.SENTENCE_SCALE
-                + self.KEYWORD_WEIGHT * (c.coverage - best_cov[c.sentence.language]) / 0.25
+            own.append(
+                self.SENTENCE_WEIGHT * c.similarity / self.SENTENCE_SCALE
+                + self.KEYWORD_WEIGHT * c.coverage / 0.25
                 - (self.HEADING_PENALTY if c.heading else 0.0)
             )
+        best_own: dict[str, float] = {}
+        for c, value in zip(cands, own):
+            lang = c.sentence.language
+            best_own[lang] = max(best_own.get(lang, value), value)
+        top = hits[0].score
+        for c, value in zip(cands, own):
+            hit = hits[c.sentence.hit]
+            c.score = self.CHUNK_WEIGHT * (hit.score - top) + value - best_own[c.sentence.language]
         return cands
 
     def select(

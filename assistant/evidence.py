@@ -217,6 +217,7 @@ class Evidence:
     missing_names: tuple[str, ...] = ()
     wants_figure: bool = False
     figure_in_answer: bool = True
+    store_size: int = 0  # chunks in the store
     score: float = 0.0  # the combined evidence score; decline below the threshold
     reasons: tuple[str, ...] = field(default_factory=tuple)
 
@@ -280,6 +281,7 @@ def assess(
     zs = sorted((h.dense_z for h in hits), reverse=True)
     sims = sorted((c.similarity for c in candidates), reverse=True)
     return Evidence(
+        store_size=store_size,
         margin=zs[0] - zs[1] if len(zs) > 1 else 0.0,
         sentence_margin=sims[0] - float(sorted(sims)[len(sims) // 2]) if sims else 0.0,
         answer_coverage=answer_coverage,
@@ -300,8 +302,9 @@ def assess(
 
 # The evidence score: a logistic model over the signals, one per case (the question shares the
 # best passage's language, or not), fitted by `python bench/declines.py --fit` on XQuAD articles
-# 24-47 (their paragraphs stored, questions of present, missing and absent paragraphs asked in
-# en, ar and es) and measured on articles 0-23, which it never saw. Raw cosine levels belong to
+# 24-47 (stores of their paragraphs, whole and without every third one; every question of present,
+# missing and absent paragraphs asked in en, ar and es) and measured on articles 0-23, which it
+# never saw. Raw cosine levels belong to
 # one embedding model: the `e5` weights use them; with any other model the `generic` weights use
 # only the standardised and lexical signals.
 _FEATURES = {
@@ -313,10 +316,10 @@ _FEATURES = {
 }
 _WEIGHTS: dict[str, dict[str, tuple[tuple[float, ...], float]]] = {
     "e5": {
-        "shared": ((0.0186, 27.7962, 44.4465, 0.912, -12.21, -1.0674, -1.3296, 1.1676, -1.3211,
-                    5.1345, 0.471), -62.2026),
-        "cross": ((1.0126, -4.002, 58.2357, 0.4549, -4.21, -1.1709, -0.6628, 2.5683, 3.9132,
-                   -1.6402), -45.0445),
+        "shared": ((0.0219, 27.7117, 44.354, 0.9276, -12.746, -1.0692, -1.3204, 1.2985, -1.2828,
+                    4.9989, 0.4512), -62.0713),
+        "cross": ((1.0142, -3.9813, 58.0871, 0.4521, -4.187, -1.1699, -0.7352, 2.8061, 3.6484,
+                   -1.6346), -44.9458),
     },
     "generic": {
         "shared": ((1.7142, 0.0, 0.0, 0.3416, -8.3335, -1.8182, -1.8493, -0.1107, -1.8241,
@@ -328,6 +331,8 @@ _WEIGHTS: dict[str, dict[str, tuple[tuple[float, ...], float]]] = {
 # Below this standing the best passage is no better than the store's typical passage for the
 # question: nothing answers it (on XQuAD under 1% of answerable questions fall below it).
 MIN_STANDING = 1.1
+# A store this small has no distribution of passages to stand out from: the floor is not used.
+MIN_STORE_FOR_STANDING = 20
 # Answer when the score is above this (log-odds of "the evidence answers the question").
 THRESHOLDS = {"shared": -0.75, "cross": -1.0}
 
@@ -376,7 +381,7 @@ def decide(evidence: Evidence, offset: float = 0.0) -> str | None:
     """
     if evidence.reasons:
         return evidence.reasons[0]
-    if evidence.standing < MIN_STANDING:
+    if evidence.standing < MIN_STANDING and evidence.store_size >= MIN_STORE_FOR_STANDING:
         return (
             f"no passage stands out from the articles' typical passage for this question "
             f"(standing {evidence.standing:.2f} < {MIN_STANDING})"

@@ -1,0 +1,211 @@
+"""Declining on XQuAD: does the offline assistant answer what the store holds, and decline what it
+does not? Through the real pipeline (`Assistant.ask`, extractive), in one run, per direction:
+
+- far:  store = the paragraphs of articles 0-11; 100 questions of those articles (must answer)
+        and 100 of articles 12-23 (must decline: their article is absent);
+- near: store = articles 0-11 without every third paragraph; 100 questions of the present
+        paragraphs (must answer) and 100 of the missing ones (must decline: same topic).
+
+Directions: questions en/ar/es against the English paragraphs, and ar against the Arabic ones.
+Answered questions are also checked for a gold span in the answer text.
+
+`--fit` refits the decline model's weights (assistant/evidence.py `_WEIGHTS`) on articles 24-47
+built the same way (so the figures on 0-23 come from questions the fit never saw) and prints them.
+
+Vectors come from a disk cache of the live model (bench/.cache), as in the other benchmarks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from common import CACHE_DIR, CachedEmbeddings, load_xquad, loadavg, machine, write_json  # noqa: E402
+
+DIRECTIONS = [("en", "en"), ("ar", "ar"), ("ar", "en"), ("es", "en")]
+SAMPLE = 100
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def build_store(root: Path, name: str, paragraphs: list[Any], cached: Any) -> Any:
+    """An Assistant whose store holds the given paragraphs, one document each."""
+    from assistant import Assistant, Settings
+
+    docs = root / f"docs-{name}"
+    docs.mkdir(parents=True, exist_ok=True)
+    for p in paragraphs:
+        (docs / f"p{p.index:03d}.txt").write_text(p.text + "\n", encoding="utf-8")
+    settings = Settings(data_dir=root / f"data-{name}", cache_dir=CACHE_DIR / "sentences")
+    assistant = Assistant(settings)
+    assistant._embeddings = cached  # noqa: SLF001 - the benchmark's disk-cached model
+    report = assistant.ingest([docs])
+    say(f"  store {name}: {report.added} documents, {report.chunks_embedded} chunks")
+    cached.save()
+    return assistant
+
+
+def sample(items: list[Any], n: int, seed: str) -> list[Any]:
+    rng = random.Random(seed)
+    return items if len(items) <= n else sorted(rng.sample(items, n), key=lambda q: q.id)
+
+
+def contains(text: str, spans: tuple[str, ...]) -> bool:
+    from assistant.evaluation import _contains, strip_markers
+
+    plain = strip_markers(text)
+    return any(_contains(plain, s) for s in spans)
+
+
+def run_set(assistant: Any, questions: list[Any], answers: dict[str, tuple[str, ...]], cached: Any) -> dict[str, Any]:
+    """Ask each question; count answered, gold spans found, and keep the evidence for fitting."""
+    vectors = cached.embed_queries_array([q.text for q in questions])
+    cached.save()
+    answered = hits = 0
+    rows = []
+    t0 = time.perf_counter()
+    for q, _v in zip(questions, vectors):
+        answer = assistant.ask(q.text, provider="extractive")
+        answered += bool(answer.answered)
+        hit = bool(answer.answered) and contains(answer.text, answers[q.id])
+        hits += hit
+        rows.append({"id": q.id, "answered": bool(answer.answered), "hit": hit,
+                     "evidence": getattr(answer, "evidence", {})})
+    return {
+        "n": len(questions),
+        "answered": answered,
+        "answered_rate": round(answered / max(1, len(questions)), 3),
+        "hit": hits,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "rows": rows,
+    }
+
+
+def run(base: int, root: Path, cached: Any, limit: int | None = SAMPLE) -> dict[str, Any]:
+    """The far and near sets on articles base..base+23, every direction."""
+    corpora = {lang: load_xquad(lang) for lang in ("en", "ar", "es")}
+    stored = set(range(base, base + 12))
+    absent = set(range(base + 12, base + 24))
+    out: dict[str, Any] = {}
+    for corpus_lang in ("en", "ar"):
+        paragraphs, _ = corpora[corpus_lang]
+        answers = {q.id: q.answers for q in corpora[corpus_lang][1]}
+        article = {p.index: p.article for p in paragraphs}
+        far = build_store(root, f"{corpus_lang}-far{base}", [p for p in paragraphs if p.article in stored], cached)
+        near = build_store(
+            root,
+            f"{corpus_lang}-near{base}",
+            [p for p in paragraphs if p.article in stored and p.index % 3 != 2],
+            cached,
+        )
+        for q_lang, c_lang in DIRECTIONS:
+            if c_lang != corpus_lang:
+                continue
+            key = f"{q_lang}->{c_lang}"
+            qs = corpora[q_lang][1]
+            say(f"== {key} (articles {base}-{base + 23})")
+            sets = {
+                "far_answer": (far, [q for q in qs if article[q.paragraph] in stored]),
+                "far_decline": (far, [q for q in qs if article[q.paragraph] in absent]),
+                "near_answer": (near, [q for q in qs if article[q.paragraph] in stored and q.paragraph % 3 != 2]),
+                "near_decline": (near, [q for q in qs if article[q.paragraph] in stored and q.paragraph % 3 == 2]),
+            }
+            result = {}
+            for name, (assistant, pool) in sets.items():
+                chosen = pool if limit is None else sample(pool, limit, f"{key}-{name}-{base}")
+                result[name] = run_set(assistant, chosen, answers, cached)
+                r = result[name]
+                say(f"  {name}: answered {r['answered']}/{r['n']} (gold span in {r['hit']})")
+            out[key] = result
+    return out
+
+
+def summary(results: dict[str, Any]) -> dict[str, Any]:
+    """Answered / declined rates per direction, as the issue states its targets."""
+    table = {}
+    for key, sets in results.items():
+        table[key] = {
+            "far_answered": sets["far_answer"]["answered_rate"],
+            "far_declined": round(1 - sets["far_decline"]["answered_rate"], 3),
+            "near_answered": sets["near_answer"]["answered_rate"],
+            "near_declined": round(1 - sets["near_decline"]["answered_rate"], 3),
+            "far_hit": round(sets["far_answer"]["hit"] / max(1, sets["far_answer"]["n"]), 3),
+            "near_hit": round(sets["near_answer"]["hit"] / max(1, sets["near_answer"]["n"]), 3),
+        }
+    return table
+
+
+def fit(results: dict[str, Any]) -> None:
+    """Refit the logistic decline model on the evidence of the calibration questions."""
+    import numpy as np
+
+    from assistant.evidence import _FEATURES, Evidence, _values
+
+    fields = set(Evidence.__dataclass_fields__)
+    data: dict[str, tuple[list[list[float]], list[float]]] = {"shared": ([], []), "cross": ([], [])}
+    for sets in results.values():
+        for name, r in sets.items():
+            for row in r["rows"]:
+                ev = row["evidence"]
+                if not ev or ev.get("reasons"):
+                    continue
+                e = Evidence(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in ev.items() if k in fields})
+                case = "shared" if e.shared_language else "cross"
+                values = _values(e)
+                data[case][0].append([values[f] for f in _FEATURES[case]])
+                data[case][1].append(1.0 if name.endswith("answer") else 0.0)
+    for case, (x, y) in data.items():
+        xa, ya = np.asarray(x, float), np.asarray(y, float)
+        mu, sd = xa.mean(0), xa.std(0) + 1e-9
+        z = np.hstack([(xa - mu) / sd, np.ones((len(xa), 1))])
+        w = np.zeros(z.shape[1])
+        for _ in range(4000):
+            p = 1 / (1 + np.exp(-z @ w))
+            w -= 0.5 * (z.T @ (p - ya) / len(ya) + 1e-3 * np.r_[w[:-1], 0])
+        coef = w[:-1] / sd
+        bias = w[-1] - float((w[:-1] * mu / sd).sum())
+        print(f'"{case}": ({tuple(round(float(c), 4) for c in coef)}, {round(bias, 4)}),')
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--fit", action="store_true", help="refit the decline weights on articles 24-47")
+    ap.add_argument("--json", type=Path, default=None, help="write results here")
+    args = ap.parse_args()
+
+    from assistant.embeddings import LocalE5Embeddings
+
+    cached = CachedEmbeddings(LocalE5Embeddings())
+    started = time.time()
+    load_start = loadavg()
+    with tempfile.TemporaryDirectory(prefix="bench-declines-") as tmp:
+        # The fit sees every calibration question; the measurement a fixed sample of 100 per set.
+        results = run(24, Path(tmp), cached, None) if args.fit else run(0, Path(tmp), cached)
+    if args.fit:
+        fit(results)
+        return
+    table = summary(results)
+    report = {
+        "machine": machine(),
+        "seconds": round(time.time() - started, 1),
+        "loadavg": [load_start, loadavg()],
+        "summary": table,
+        "results": {k: {n: {kk: vv for kk, vv in r.items() if kk != "rows"} for n, r in v.items()} for k, v in results.items()},
+    }
+    print(json.dumps({"summary": table, "seconds": report["seconds"]}, indent=2))
+    write_json(args.json, report)
+
+
+if __name__ == "__main__":
+    main()

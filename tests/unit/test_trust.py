@@ -1,0 +1,228 @@
+"""The rules of trustworthy offline answers, each pinned with a before/after case: fair sentence
+choice across languages (and the quote-language note), no padding, citation numbers in reading
+order, the evidence signals and the decline decision."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from assistant.answering import ExtractiveAnswerer, compose, is_heading
+from assistant.citations import MarkerFilter, citations_for, parse_markers
+from assistant.config import Settings
+from assistant.evidence import (
+    MIN_STANDING,
+    THRESHOLDS,
+    Evidence,
+    asks_for_number,
+    assess,
+    decide,
+    decline_message,
+    evidence_score,
+    figures,
+    has_figure,
+    quote_language_note,
+    scored,
+)
+from assistant.retrieval import Hit
+from assistant.sentences import split_hits
+
+
+def hit(text: str, *, lang: str = "en", score: float = 1.0, sim: float = 0.85, z: float = 3.0,
+        path: str = "/a.txt", start: int = 0) -> Hit:
+    return Hit(chunk_id=f"{path}-{start}", text=text, source=path.strip("/"), path=path, title="T",
+               language=lang, start=start, end=start + len(text), score=score, similarity=sim,
+               keyword=0.0, dense_z=z)
+
+
+def answerer(sentences: int = 2) -> ExtractiveAnswerer:
+    return ExtractiveAnswerer(Settings(extractive_sentences=sentences), "test-model")
+
+
+# --- sentence choice across languages -----------------------------------------------------------
+def test_best_passage_in_another_language_is_quoted_with_a_note_in_the_reply_language() -> None:
+    # Retrieval ranks the Arabic chunk first (its fused score is higher); its sentence has the
+    # lower raw cosine, as cross-language pairs always do. Before: raw cosine picked the English.
+    ar = hit("وقالت الشركة إنها ستستثمر 4.6 مليار دولار في المصنع.", lang="ar", score=2.0, sim=0.80, path="/ar.txt")
+    en = hit("The weather in Toronto was mild last week.", lang="en", score=0.5, sim=0.83, path="/en.txt")
+    hits = [ar, en]
+    sents = split_hits(hits)
+    sims = np.array([0.80, 0.83], dtype=np.float32)
+    text, cits = answerer().answer("How much will the company invest?", hits, sents, sims, "en")
+    assert text.startswith(ar.text) and "[1]" in text
+    assert "Toronto" not in text
+    assert text.endswith("(quoted in Arabic)")
+    assert [c.source for c in cits] == ["ar.txt"]
+
+
+def test_no_quote_language_note_when_the_quote_is_in_the_question_language() -> None:
+    h = hit("Lithium output rose by a third in 2023.")
+    text, _ = compose(answerer().select("How much did lithium output rise?", [h], split_hits([h]), np.array([0.9])), [h], "en")
+    assert "quoted in" not in text
+
+
+def test_quote_note_is_written_in_the_reply_language() -> None:
+    assert quote_language_note("en", "ar") == "(الاقتباس باللغة الإنجليزية)"
+    assert quote_language_note("ar", "es") == "(cita en árabe)"
+    assert quote_language_note("ar", "xx") == "(quoted in Arabic)"  # unknown: English
+
+
+# --- no padding -----------------------------------------------------------------------------------
+def test_second_sentence_without_the_question_words_is_not_added() -> None:
+    text = ("Volkswagen will build six gigafactories in Europe. "
+            "The weather was pleasant at the press event.")
+    h = hit(text)
+    sents = split_hits([h])
+    # Before: the second sentence came along because it scored within the margin.
+    sims = np.array([0.90, 0.86], dtype=np.float32)
+    picked = answerer().select("How many gigafactories will Volkswagen build?", [h], sents, sims)
+    assert [c.sentence.text for c in picked] == ["Volkswagen will build six gigafactories in Europe."]
+
+
+def test_second_sentence_that_carries_question_words_is_added() -> None:
+    text = "Volkswagen will build six gigafactories in Europe. Volkswagen's gigafactories in Europe will open in 2030."
+    h = hit(text)
+    sims = np.array([0.90, 0.87], dtype=np.float32)
+    picked = answerer().select("How many gigafactories will Volkswagen build in Europe?", [h], split_hits([h]), sims)
+    assert len(picked) == 2
+
+
+def test_a_bare_title_is_never_added_to_an_answer() -> None:
+    text = ("Japan and Canada Forge EV Battery Alliance\n\n"
+            "Japan and Canada will sign a battery pact next week. "
+            "Both will start with mining nickel and lithium.")
+    h = hit(text)
+    # Before: the title came along as a second sentence, scoring within the margin.
+    sims = np.array([0.88, 0.86, 0.90], dtype=np.float32)
+    picked = answerer().select("Which minerals will Japan and Canada start mining?", [h], split_hits([h]), sims)
+    assert all(not c.heading for c in picked)
+    assert any("nickel" in c.sentence.text for c in picked)
+    assert is_heading("Japan and Canada Forge EV Battery Alliance")
+    assert not is_heading("They will start with mining nickel and lithium.")
+    assert not is_heading("Geely invests 4.6 billion dollars in a battery plant")  # a claim
+
+
+def test_an_anaphoric_sentence_brings_its_antecedent() -> None:
+    text = "Japan and Canada will sign a battery pact. They'll start with mining nickel and lithium."
+    h = hit(text)
+    sims = np.array([0.80, 0.90], dtype=np.float32)
+    picked = answerer().select("Which minerals will they start mining?", [h], split_hits([h]), sims)
+    assert [c.sentence.index for c in picked] == [0, 1]
+    text_out, cits = compose(picked, [h])
+    assert text_out.count("[1]") == 1 and len(cits) == 1  # one passage, one marker
+
+
+# --- citation numbers in reading order -------------------------------------------------------------
+def test_extractive_markers_are_numbered_in_reading_order_not_by_rank() -> None:
+    h1 = hit("Nickel is mined first.", score=2.0, path="/a.txt")
+    h2 = hit("Lithium comes second, with cobalt after it.", score=1.9, path="/b.txt")
+    h3 = hit("Unrelated text about football.", score=1.8, path="/c.txt")
+    hits = [h1, h2, h3]
+    sents = split_hits(hits)
+    # Before: the markers were the chunk ranks, so an answer from chunks 1 and 3 read [1] [3].
+    picked = [c for c in answerer().candidates("nickel cobalt", hits, sents, np.array([0.9, 0.2, 0.88])) if c.sentence.hit in (0, 2)]
+    text, cits = compose(picked, hits)
+    assert parse_markers(text) == [1, 2]
+    assert [c.n for c in cits] == [1, 2]
+
+
+def test_llm_markers_are_renumbered_in_order_of_first_use() -> None:
+    f = MarkerFilter(valid=5)
+    out = f.feed("Cobalt comes from the DRC [3]. Nickel from Indonesia [1]") + f.feed(" and [3][9].") + f.flush()
+    assert out == "Cobalt comes from the DRC [1]. Nickel from Indonesia [2] and [1]."
+    assert f.mapping == {3: 1, 1: 2} and f.dropped == [9]
+    hits = [hit("Nickel from Indonesia.", path="/n.txt"), hit("x"), hit("Cobalt from the DRC.", path="/c.txt")]
+    cits = citations_for(out, hits, f.mapping)
+    assert [(c.n, c.source) for c in cits] == [(1, "c.txt"), (2, "n.txt")]
+
+
+# --- evidence signals -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "question",
+    ["How many gigafactories?", "When did it open?", "¿Cuántas fábricas?", "Combien d'usines ?",
+     "Wie viele Fabriken?", "كم عدد المصانع؟", "Сколько заводов?", "有多少工厂？"],
+)
+def test_questions_asking_for_a_number_are_recognised_in_many_languages(question: str) -> None:
+    assert asks_for_number(question)
+
+
+@pytest.mark.parametrize("question", ["Who founded the company?", "¿Quién fundó la empresa?", "ما اسم المنجم؟"])
+def test_other_questions_are_not_typed(question: str) -> None:
+    assert not asks_for_number(question)
+
+
+def test_figures_fold_digits_across_scripts_and_number_words_count() -> None:
+    assert figures("٤٫٦ و 1,200 and 30") == ["4", "6", "1200", "30"] or "1200" in figures("1,200")
+    assert has_figure("ستة مصانع") and has_figure("six factories") and has_figure("in March")
+    assert not has_figure("the factory opened")
+
+
+def test_answer_type_signal_fires_when_a_number_question_meets_a_sentence_without_one() -> None:
+    h = hit("The company opened a new factory near the coast.")
+    a = answerer()
+    cands = a.candidates("How many workers does the factory employ?", [h], split_hits([h]), np.array([0.9]))
+    ev = assess("How many workers does the factory employ?", [h], cands, {}, 10, "en")
+    assert ev.wants_figure and not ev.figure_in_answer
+    ok = assess("How many workers?", [hit("It employs 3,000 workers.")],
+                a.candidates("How many workers?", [hit("It employs 3,000 workers.")],
+                             split_hits([hit("It employs 3,000 workers.")]), np.array([0.9])), {}, 10, "en")
+    assert ok.figure_in_answer
+
+
+def test_lexical_signals_apply_only_when_the_question_shares_the_evidence_language() -> None:
+    h = hit("Rhyolite Ridge lithium mine approved.")
+    cands = answerer().candidates("q", [h], split_hits([h]), np.array([0.9]))
+    same = assess("Which lithium mine was approved?", [h], cands, {"lithium": 2.0, "mine": 1.0}, 10, "en")
+    other = assess("ما اسم منجم الليثيوم؟", [h], cands, {}, 10, "ar")
+    assert same.shared_language and not other.shared_language
+    assert same.coverage > 0.5
+
+
+def test_figures_missing_from_the_evidence_are_reported() -> None:
+    h = hit("Cobalt prices fell sharply in 2023.")
+    cands = answerer().candidates("q", [h], split_hits([h]), np.array([0.9]))
+    ev = assess("What was the cobalt price in 2024?", [h], cands, {}, 10, "en")
+    assert ev.missing_figures == ("2024",)
+
+
+# --- the decision -----------------------------------------------------------------------------------
+def test_decline_below_the_threshold_and_answer_above_it() -> None:
+    strong = scored(Evidence(similarity=0.9, standing=4.0, sentence_similarity=0.9, shared_language=True,
+                             coverage=0.8, answer_coverage=0.8, margin=1.0, sentence_margin=0.05))
+    weak = scored(Evidence(similarity=0.78, standing=1.6, sentence_similarity=0.78, shared_language=True,
+                           coverage=0.1, unknown_rare=0.8, answer_coverage=0.0, rarest_found=False))
+    assert strong.score > THRESHOLDS["shared"] and decide(strong) is None
+    assert weak.score < THRESHOLDS["shared"]
+    reason = decide(weak)
+    assert reason is not None and "evidence score" in reason
+
+
+def test_a_passage_no_better_than_the_store_typical_one_declines() -> None:
+    ev = scored(Evidence(similarity=0.95, standing=MIN_STANDING - 0.05, sentence_similarity=0.95,
+                         shared_language=True, coverage=1.0, answer_coverage=1.0, store_size=500))
+    assert "typical passage" in (decide(ev) or "")
+    # A store of a few chunks has no typical passage to stand out from.
+    assert "typical passage" not in (decide(replace(ev, store_size=3)) or "")
+
+
+def test_the_bias_setting_moves_the_threshold() -> None:
+    ev = scored(Evidence(similarity=0.86, standing=3.0, sentence_similarity=0.86, shared_language=True,
+                         coverage=0.5, answer_coverage=0.5, margin=0.5, sentence_margin=0.03))
+    score = evidence_score(ev)
+    assert decide(ev, offset=score - THRESHOLDS["shared"] + 0.1) is not None
+    assert decide(ev, offset=score - THRESHOLDS["shared"] - 0.1) is None
+
+
+def test_a_figure_asked_for_and_not_found_lowers_the_score() -> None:
+    base = Evidence(similarity=0.86, standing=3.0, sentence_similarity=0.86, shared_language=True,
+                    coverage=0.5, answer_coverage=0.5)
+    assert evidence_score(replace(base, wants_figure=True, figure_in_answer=False)) < evidence_score(base)
+    assert evidence_score(replace(base, missing_figures=("2024",))) < evidence_score(base)
+
+
+def test_decline_messages_exist_for_common_languages_with_english_fallback() -> None:
+    assert decline_message("es").startswith("Los artículos")
+    assert decline_message("fr").startswith("Les articles")
+    assert decline_message("xx") == decline_message("en")
