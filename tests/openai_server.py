@@ -19,6 +19,26 @@ Usage::
 Failure scripting (``fail_next``, ``delay_next``, ``cut_stream_next``) lets tests
 exercise retries, timeouts and streams that die mid-answer.
 
+Misbehaving servers and models, as local servers and small models really behave (attributes,
+settable at any time):
+
+* ``honour_max_tokens`` (default True): a reply longer than the request's ``max_tokens`` /
+  ``max_completion_tokens`` (in words) is cut there with ``finish_reason: "length"``; False
+  ignores the cap;
+* ``finish_reason``: force this finish reason (e.g. ``"length"``) on every reply;
+* ``reply_model``: the model the responses name (a server that serves its own model whatever
+  the request asks for); ``accept_any_model`` lets any requested name through;
+* ``stream_forever``: seconds between words of a streamed reply that never ends: the
+  responder's reply, then words without end (it ignores ``max_tokens``); ``forever_stopped`` is
+  set when the client closed the stream;
+* ``context_limit`` / ``context_style``: refuse with a 400, worded as llama.cpp
+  (``"llama"``: "the request exceeds the available context size (N tokens)") or
+  OpenAI/vLLM (``"openai"``: "maximum context length is N tokens"), a prompt of more than
+  ``context_limit`` tokens (estimated: words and punctuation).
+
+Reply-content misbehaviour is a responder: ``echo_system_prompt`` returns the request's system
+prompt (a small model echoing its instructions).
+
 Streaming responses use HTTP/1.1 chunked transfer encoding (as the real API does),
 so a cut stream -- the terminating zero-length chunk never arrives -- is detectable
 by the client: the ``openai`` client raises ``openai.APIConnectionError`` (caused by
@@ -100,6 +120,28 @@ def split_reply(text: str) -> list[str]:
 
 def count_words(text: str) -> int:
     return len(text.split())
+
+
+def estimate_tokens(text: str) -> int:
+    """A tokenizer-free token estimate: words and punctuation marks."""
+    return len(re.findall(r"\w+|[^\w\s]", text))
+
+
+def echo_system_prompt(request_json: dict[str, Any]) -> str:
+    """A responder that echoes the system prompt back (what small models often do)."""
+    for message in request_json.get("messages") or []:
+        if isinstance(message, dict) and message.get("role") == "system":
+            return _message_text(message.get("content"))
+    return ""
+
+
+def requested_cap(request_json: dict[str, Any]) -> int | None:
+    """The reply cap a request asks for (max_completion_tokens or the older max_tokens)."""
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = request_json.get(name)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
 
 
 def _message_text(content: Any) -> str:
@@ -216,6 +258,14 @@ class FakeOpenAIServer:
         self.embedding_models = None if embedding_models is None else tuple(embedding_models)
         self.embedding_dim = embedding_dim
         self.stream_framing = stream_framing
+        self.honour_max_tokens = True
+        self.finish_reason: str | None = None
+        self.reply_model: str | None = None
+        self.accept_any_model = False
+        self.stream_forever: float | None = None
+        self.forever_stopped = threading.Event()
+        self.context_limit: int | None = None
+        self.context_style = "llama"
 
         self._lock = threading.Lock()
         self._requests: list[dict[str, Any]] = []
@@ -448,9 +498,31 @@ class FakeOpenAIServer:
             self._send_json(h, 400, error_body(400, "'messages' is a required property."))
             return
         model = req.get("model")
-        if model not in self.models:
+        if model not in self.models and not self.accept_any_model:
             self._send_json(h, 404, self._model_not_found(model))
             return
+        if self.context_limit is not None:
+            n_prompt = sum(
+                estimate_tokens(_message_text(m.get("content")))
+                for m in req["messages"]
+                if isinstance(m, dict)
+            )
+            cap = requested_cap(req) or 0
+            if self.context_style == "llama" and n_prompt >= self.context_limit:
+                message = (
+                    f"the request exceeds the available context size ({self.context_limit} "
+                    "tokens), try increasing it"
+                )
+                self._send_json(h, 400, error_body(400, message, code="exceed_context_size_error"))
+                return
+            if self.context_style == "openai" and n_prompt + cap > self.context_limit:
+                message = (
+                    f"This model's maximum context length is {self.context_limit} tokens. However, "
+                    f"you requested {n_prompt + cap} tokens ({n_prompt} in the messages, {cap} in "
+                    "the completion). Please reduce the length of the messages or completion."
+                )
+                self._send_json(h, 400, error_body(400, message, code="context_length_exceeded"))
+                return
         with self._lock:
             responder = self._responder
         try:
@@ -459,6 +531,14 @@ class FakeOpenAIServer:
             self._send_json(h, 500, error_body(500, f"responder failed: {exc!r}"))
             return
 
+        finish = "stop"
+        cap = requested_cap(req)
+        if self.honour_max_tokens and cap is not None and count_words(reply) > cap:
+            reply = "".join(split_reply(reply)[:cap])
+            finish = "length"
+        if self.finish_reason is not None:
+            finish = self.finish_reason
+        model = self.reply_model or model
         prompt_tokens = prompt_word_count(req)
         completion_tokens = count_words(reply)
         usage = {
@@ -484,7 +564,7 @@ class FakeOpenAIServer:
                             "index": 0,
                             "message": {"role": "assistant", "content": reply, "refusal": None},
                             "logprobs": None,
-                            "finish_reason": "stop",
+                            "finish_reason": finish,
                         }
                     ],
                     "usage": usage,
@@ -516,7 +596,7 @@ class FakeOpenAIServer:
 
         events: list[dict] = [chunk({"role": "assistant", "content": ""}, None)]
         events += [chunk({"content": piece}, None) for piece in split_reply(reply)]
-        events.append(chunk({}, "stop"))
+        events.append(chunk({}, finish))
         if include_usage:
             events.append(
                 {
@@ -550,6 +630,12 @@ class FakeOpenAIServer:
             h.wfile.write(data)
             h.wfile.flush()
 
+        if self.stream_forever is not None:
+            content = [
+                e for e in events if e.get("choices") and not e["choices"][0]["finish_reason"]
+            ]
+            self._stream_forever(write, chunk, content, self.stream_forever)
+            return
         for i, event in enumerate(events):
             if cut_after is not None and i >= cut_after:
                 # Abrupt end: no terminating chunk, no [DONE]; the connection closes.
@@ -561,6 +647,32 @@ class FakeOpenAIServer:
         if chunked:
             h.wfile.write(b"0\r\n\r\n")
             h.wfile.flush()
+
+    def _stream_forever(
+        self,
+        write: Callable[[bytes], None],
+        chunk: Callable[..., dict],
+        head: list[dict],
+        every: float,
+    ) -> None:
+        """The reply's events, then words, one every `every` seconds, until the client closes."""
+        self.forever_stopped.clear()
+        try:
+            for event in head:
+                write(b"data: " + json.dumps(event).encode() + b"\n\n")
+            i = 0
+            while not self._stopping.is_set():
+                word = ("lithium", "nickel", "cobalt", "graphite")[i % 4]
+                write(
+                    b"data: " + json.dumps(chunk({"content": f" {word}"}, None)).encode() + b"\n\n"
+                )
+                i += 1
+                if every:
+                    self._stopping.wait(every)
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, _ClientGone):
+            pass
+        finally:
+            self.forever_stopped.set()
 
     # ----------------------------------------------------------------- embeddings
     def _embeddings(self, h: _Handler, req: Any) -> None:

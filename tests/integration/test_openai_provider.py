@@ -317,15 +317,40 @@ def test_timeout_exits_1_saying_timed_out(llm_env: Any, monkeypatch: pytest.Monk
     assert_no_traceback(result)
 
 
-def test_stream_cut_mid_answer_exits_1_saying_cut_off(llm_env: Any) -> None:
+def test_stream_cut_before_any_cited_claim_exits_1_saying_cut_off_and_shows_nothing(
+    llm_env: Any,
+) -> None:
     llm_env.cut_stream_next(after_chunks=4)  # the role chunk, then three words
     result = ask_cli(QUESTION)
     assert result.exit_code == 1
     assert "cut off" in result.stderr
-    # The words that did arrive were streamed; their line is ended before the error.
-    assert result.stdout.strip() and result.stdout.endswith("\n")
-    assert "[1]" not in result.stdout
+    assert result.stdout == ""  # three uncited words are no answer: they were held back
     assert_no_traceback(result)
+
+
+def test_stream_cut_mid_answer_exits_1_saying_cut_off(llm_env: Any) -> None:
+    def reply(req: dict[str, Any]) -> str:
+        return f"{longest_sentence(sources_of(req)[1])} [1] " + "And then more words follow. " * 20
+
+    llm_env.set_responder(reply)
+    first = longest_sentence(sources_of_first_request(llm_env, reply))
+    llm_env.cut_stream_next(after_chunks=len(first.split()) + 40)
+    result = ask_cli(QUESTION)
+    assert result.exit_code == 1
+    assert "cut off" in result.stderr
+    # The cited text that did arrive was streamed; its line is ended before the error.
+    assert result.stdout.strip() and result.stdout.endswith("\n")
+    assert "[1]" in result.stdout
+    assert_no_traceback(result)
+
+
+def sources_of_first_request(server: Any, responder: Any) -> str:
+    """Source [1] of the question's prompt, from one dry run through the API."""
+    Assistant().ask(QUESTION)
+    text = sources_of(chat_requests(server)[-1])[1]
+    server.reset()
+    server.set_responder(responder)
+    return text
 
 
 def test_model_reply_with_terminal_control_sequences_is_printed_clean(llm_env: Any) -> None:
