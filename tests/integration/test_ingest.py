@@ -49,8 +49,8 @@ JUNK = [
     "Supported by",
 ]
 
-# Small synthetic articles, one sentence each: the real model embeds one chunk and one sentence per
-# document, well under a second.
+# Small synthetic articles, one sentence each: the real model embeds one chunk per document, well
+# under a second.
 GALLIUM = "Gallium exports from China fell sharply in March after new licence rules."
 COPPER = "Zambia approved a new copper smelter near Kitwe to process ore from nearby mines."
 GALLIUM_EDITED = GALLIUM + " Prices in Rotterdam doubled within a week."
@@ -74,17 +74,18 @@ def open_store(data_dir: Path, model_id: str = LOCAL_MODEL_ID, dim: int | None =
     return Store(Settings(data_dir=data_dir), model_id, dim)
 
 
+def open_searcher() -> Any:
+    """A fresh process's view: a new Assistant, keyword index reopened from disk."""
+    from assistant import Assistant
+
+    return Assistant().searcher
+
+
 def chunks_by_path(store: Store) -> dict[str, list[tuple[str, str, dict[str, Any]]]]:
     out: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
     for row in store.iter_chunks():
         out.setdefault(row[2]["path"], []).append(row)
     return out
-
-
-def sentence_rows(store: Store, path: str) -> dict[str, Any]:
-    collection = store.sentences()
-    assert collection is not None
-    return collection.get(where={"path": path}, include=["documents", "metadatas"])
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -107,13 +108,9 @@ def clean_env(data_dir: Path, **extra: str) -> dict[str, str | None]:
 
 
 def model_vectors(data_dir: Path) -> dict[str, Any]:
-    """Passage vectors the real model computed for a store, by text (chunks and sentences)."""
-    store = open_store(data_dir)
-    out: dict[str, Any] = {}
-    for collection in (store.chunks(), store.sentences()):
-        rows = collection.get(include=["documents", "embeddings"])
-        out.update(zip(rows["documents"], rows["embeddings"]))
-    return out
+    """Passage vectors the real model computed for a store, by text."""
+    rows = open_store(data_dir).chunks().get(include=["documents", "embeddings"])
+    return dict(zip(rows["documents"], rows["embeddings"]))
 
 
 @pytest.fixture(scope="module")
@@ -128,13 +125,13 @@ def cli_seeded(
     """
     import numpy as np
 
-    from assistant.embeddings import LocalE5Embeddings
+    from assistant.embeddings import E5Embeddings
 
     known = model_vectors(seeded_store_template)
-    real = LocalE5Embeddings.embed_passages_array
+    real = E5Embeddings.embed_passages_array
     looked_up: list[int] = []
 
-    def embed_passages_array(self: LocalE5Embeddings, texts: list[str]) -> Any:
+    def embed_passages_array(self: E5Embeddings, texts: list[str]) -> Any:
         missing = [t for t in texts if t not in known]
         fresh = dict(zip(missing, real(self, missing))) if missing else {}
         looked_up.append(len(texts) - len(missing))
@@ -142,7 +139,7 @@ def cli_seeded(
 
     data_dir = tmp_path_factory.mktemp("cli-seeded") / ".assistant"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(LocalE5Embeddings, "embed_passages_array", embed_passages_array)
+        mp.setattr(E5Embeddings, "embed_passages_array", embed_passages_array)
         result = cli("ingest", "--json", env=clean_env(data_dir))
     assert sum(looked_up) > 0
     yield data_dir, result
@@ -250,18 +247,15 @@ def test_chunk_offsets_slice_the_cleaned_text_exactly(cli_seeded: tuple[Path, An
             assert meta["title"] == doc.title
 
 
-def test_sentence_collection_holds_every_sentence_with_its_offsets(
-    cli_seeded: tuple[Path, Any],
-) -> None:
-    store = open_store(cli_seeded[0])
-    for seed in SEED_FILES:
-        doc = load_document(seed)
-        rows = sentence_rows(store, str(doc.path))
-        stored = sorted(
-            (m["start"], m["end"], text) for text, m in zip(rows["documents"], rows["metadatas"])
-        )
-        expected = [(s.start, s.end, doc.text[s.start : s.end]) for s in split_sentences(doc.text)]
-        assert stored == expected
+def test_ingest_embeds_only_the_chunks_as_the_tutorial_peer_does(cli_seeded: tuple[Path, Any]) -> None:
+    data_dir, result = cli_seeded
+    report = json.loads(result.stdout)
+    store = open_store(data_dir)
+    assert report["sentences_embedded"] == 0
+    assert report["chunks_embedded"] == store.count()
+    # No sentence rows: the answerer embeds the retrieved chunks' sentences at question time.
+    names = {c.name for c in store.client.list_collections()}
+    assert not any(name.endswith("-sentences") for name in names), names
 
 
 def test_search_json_rows_carry_rank_score_source_chunk_id_offsets_and_text(
@@ -316,7 +310,6 @@ def test_edited_file_is_updated_and_its_old_rows_are_gone(corpus: Path) -> None:
     store = open_store(Path(os.environ["ASSISTANT_DATA_DIR"]))
     path = str(corpus / "gallium.txt")
     old_ids = {r[0] for r in chunks_by_path(store)[path]}
-    old_sentence_ids = set(sentence_rows(store, path)["ids"])
     version = store.version()
 
     edited = write(corpus, "gallium.txt", GALLIUM_EDITED)
@@ -330,12 +323,9 @@ def test_edited_file_is_updated_and_its_old_rows_are_gone(corpus: Path) -> None:
     assert not old_ids & {r[0] for r in rows}
     assert all(meta["sha256"] == doc.sha256 for _, _, meta in rows)
     assert "Rotterdam" in " ".join(text for _, text, _ in rows)
-    sentences = sentence_rows(store, path)
-    assert not old_sentence_ids & set(sentences["ids"])
-    assert sorted(sentences["documents"]) == sorted(
-        doc.text[s.start : s.end] for s in split_sentences(doc.text)
-    )
-    assert {m["sha256"] for m in sentences["metadatas"]} == {doc.sha256}
+    assert [h.chunk_id for h in open_searcher().search("Rotterdam", 5, mode="keyword")] == [
+        r[0] for r in rows if "Rotterdam" in r[1]
+    ]
     assert store.version() > version
     assert len(chunks_by_path(store)[str(corpus / "copper.txt")]) >= 1
 
@@ -354,7 +344,7 @@ def test_deleted_file_stays_without_prune_and_is_removed_with_prune(corpus: Path
     assert (pruned["removed"], pruned["unchanged"], pruned["chunks_embedded"]) == (1, 1, 0)
     store = open_store(Path(os.environ["ASSISTANT_DATA_DIR"]))
     assert set(chunks_by_path(store)) == {str(corpus / "gallium.txt")}
-    assert sentence_rows(store, str(gone))["ids"] == []
+    assert open_searcher().search("copper smelter Kitwe", 5, mode="keyword") == []
     assert [Path(d.path).name for d in store.documents()] == ["gallium.txt"]
 
 
@@ -364,7 +354,6 @@ def test_rebuild_reembeds_every_document(corpus: Path) -> None:
     count = store.count()
     report = cli_json("ingest", "--rebuild", str(corpus))
     assert report["chunks_embedded"] == first["chunks_embedded"] == count
-    assert report["sentences_embedded"] == first["sentences_embedded"]
     assert report["unchanged"] == 0
     assert report["added"] + report["updated"] == 2
     assert open_store(Path(os.environ["ASSISTANT_DATA_DIR"])).count() == count
@@ -664,6 +653,7 @@ def test_add_splits_writes_under_chromas_max_batch_size(
 ) -> None:
     store = open_store(tmp_path / "batch", "fake/model", 3)
     monkeypatch.setattr(store.client, "get_max_batch_size", lambda: 7)
+    store.begin_write()
     spy = SpyCollection(store.chunks(create=True))
     store._add(spy, fake_records(20))
     assert spy.upserts == [7, 7, 6]
@@ -681,16 +671,15 @@ def test_replace_document_with_more_rows_than_a_batch_lands_them_all(
 ) -> None:
     store = open_store(tmp_path / "batch", "fake/model", 3)
     monkeypatch.setattr(store.client, "get_max_batch_size", lambda: 7)
-    store.replace_document("/fake/doc.txt", fake_records(20), fake_records(15))
+    store.begin_write()
+    store.replace_document("/fake/doc.txt", fake_records(20))
     assert store.count() == 20
-    assert store.sentences().count() == 15
     newer = [
         Record(f"n{i}", f"new {i}", {"path": "/fake/doc.txt", "source": "doc.txt"}, [1.0, 0.0, 0.0])
         for i in range(9)
     ]
-    store.replace_document("/fake/doc.txt", newer, [])
+    store.replace_document("/fake/doc.txt", newer)
     assert sorted(r[0] for r in store.iter_chunks()) == sorted(r.id for r in newer)
-    assert store.sentences().count() == 0
 
 
 def test_batch_size_falls_back_when_the_client_cannot_report_it(

@@ -128,76 +128,127 @@ ROWS = [
 ]
 
 
+def _scores(index: KeywordIndex, query: str, language: str | None = None) -> dict[str, float]:
+    return {h.id: h.score for h in index.search(query, 100, languages=[language] if language else None)}
+
+
 def test_keyword_index_scores_only_chunks_containing_the_query_terms() -> None:
-    index = KeywordIndex(ROWS)
-    scores, ceiling = index.scores("cobalt Congo")
-    assert ceiling > 0
-    assert scores[index.position["a"]] > 0
-    assert [i for i, s in enumerate(scores) if s > 0] == [index.position["a"]]
+    index = KeywordIndex.from_rows(ROWS)
+    assert list(_scores(index, "cobalt Congo")) == ["a"]
 
 
 def test_keyword_index_matches_arabic_query_against_article_form_in_text() -> None:
-    index = KeywordIndex(ROWS)
-    scores, _ = index.scores("ليثيوم")  # no article in the query, "الليثيوم" in the text
-    assert int(np.argmax(scores)) == index.position["c"]
-    assert scores[index.position["b"]] == 0  # English "lithium" is another token
+    index = KeywordIndex.from_rows(ROWS)
+    scores = _scores(index, "ليثيوم")  # no article in the query, "الليثيوم" in the text
+    assert list(scores) == ["c"]  # English "lithium" is another token
 
 
 def test_keyword_index_normalised_scores_never_exceed_one() -> None:
-    index = KeywordIndex(ROWS)
+    index = KeywordIndex.from_rows(ROWS)
     for query in ["lithium", "lithium output", "cobalt Congo battery", "ليثيوم تشيلي", "output"]:
-        scores, ceiling = index.scores(query)
-        assert ceiling > 0
-        assert float(scores.max()) <= ceiling
-        assert float(scores.max()) > 0
+        scores = _scores(index, query)
+        assert scores
+        assert all(0 < s <= 1.0 for s in scores.values())
+
+
+@pytest.fixture(autouse=True)
+def _per_language_even_for_tiny_fixtures(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """The fixtures here are tiny; most tests want each language scored on its own."""
+    if "tiny_language" not in request.node.name:
+        import assistant.keyword
+
+        monkeypatch.setattr(assistant.keyword, "MIN_LANGUAGE_CHUNKS", 1)
 
 
 def test_keyword_index_ceiling_counts_each_query_term_once() -> None:
-    index = KeywordIndex(ROWS)
-    once, ceiling_once = index.scores("lithium")
-    twice, ceiling_twice = index.scores("lithium Lithium lithiums")
-    assert ceiling_once == pytest.approx(ceiling_twice)
-    assert np.allclose(once, twice)
+    index = KeywordIndex.from_rows(ROWS)
+    assert index.ceiling(["lithium"], "en") == pytest.approx(index.ceiling(tokenize("lithium Lithium lithiums"), "en"))
+    assert _scores(index, "lithium") == pytest.approx(_scores(index, "lithium Lithium lithiums"))
 
 
 def test_keyword_ceiling_counts_query_words_no_chunk_contains() -> None:
     # A chunk matching one word of a two-word question is a partial match, not a perfect one.
-    index = KeywordIndex(ROWS)
-    partial, with_unknown = index.scores("lithium zirconium")
-    full, alone = index.scores("lithium")
-    assert np.allclose(partial, full)
-    assert with_unknown > alone * 1.5
+    index = KeywordIndex.from_rows(ROWS)
+    partial = _scores(index, "lithium zirconium")
+    full = _scores(index, "lithium")
+    assert partial.keys() == full.keys() == {"b"}
+    assert partial["b"] < full["b"] / 1.5
 
 
-def test_keyword_index_query_without_known_terms_scores_zero_with_zero_ceiling() -> None:
-    index = KeywordIndex(ROWS)
-    scores, ceiling = index.scores("the of and zirconium")
-    assert ceiling == 0.0
-    assert scores.shape == (4,)
-    assert not scores.any()
+def test_keyword_scores_are_lucene_bm25_against_the_sum_of_idfs() -> None:
+    # Lucene's BM25 without the (k1 + 1) factor: a one-word match of average length scores
+    # idf / (1 + k1), against a ceiling of the idf itself.
+    index = KeywordIndex.from_rows(
+        [_row(f"r{i}", f"word{i} filler{i}", f"/r{i}.txt") for i in range(5)]
+    )
+    idf = index.idf_for(["word0"], "en")["word0"]
+    assert idf is not None
+    assert index.ceiling(["word0"], "en") == pytest.approx(idf)
+    assert _scores(index, "word0")["r0"] == pytest.approx(1 / 2.2)
+
+
+def test_keyword_scores_use_exact_document_lengths() -> None:
+    # tantivy keeps lengths in one lossy byte; the rescoring uses the exact token counts.
+    long_a = " ".join(["cobalt"] + [f"filler{i}" for i in range(60)])
+    long_b = " ".join(["cobalt"] + [f"filler{i}" for i in range(62)])
+    index = KeywordIndex.from_rows([_row("a", long_a, "/a.txt"), _row("b", long_b, "/b.txt")])
+    scores = _scores(index, "cobalt")
+    assert scores["a"] > scores["b"]
+
+
+def test_keyword_index_query_without_known_terms_scores_nothing_with_zero_ceiling() -> None:
+    index = KeywordIndex.from_rows(ROWS)
+    assert _scores(index, "the of and zirconium") == {}
+    assert index.ceiling(tokenize("the of and zirconium"), "en") == 0.0
 
 
 def test_empty_keyword_index_has_no_rows_and_scores_nothing() -> None:
-    index = KeywordIndex([])
+    index = KeywordIndex.from_rows([])
     assert len(index) == 0
-    scores, ceiling = index.scores("lithium")
-    assert scores.shape == (0,)
-    assert ceiling == 0.0
+    assert _scores(index, "lithium") == {}
 
 
 def test_keyword_index_lists_languages_and_paths_once() -> None:
-    index = KeywordIndex([*ROWS, _row("e", "More lithium.", "/docs/b.txt")])
+    index = KeywordIndex.from_rows([*ROWS, _row("e", "More lithium.", "/docs/b.txt")])
     assert index.languages == ["ar", "en"]
     assert index.paths == ["/docs/a.txt", "/docs/b.txt", "/docs/c.txt", "/docs/d.txt"]
+    assert len(index) == 5
 
 
 def test_keyword_index_rarer_term_has_higher_idf() -> None:
-    index = KeywordIndex(ROWS)
+    index = KeywordIndex.from_rows(ROWS)
     assert index.idf["cobalt"] > index.idf["output"]  # output occurs in two chunks
+    assert index.idf.get("zirconium", 1.0) == 1.0
+    idf = index.idf_for("Cobalt and zirconium")
+    assert idf["zirconium"] is None and idf["cobalt"] == index.idf["cobalt"]
+    assert index.idf_for(["cobalt"], "ar") == {"cobalt": None}  # no Arabic chunk has it
+
+
+def test_a_tiny_language_is_scored_with_the_statistics_of_all() -> None:
+    # One misdetected paragraph must not get a ceiling of its own that its one chunk nearly reaches.
+    rows = [
+        *[_row(f"e{i}", f"Lithium output in mine {i} rose.", f"/e{i}.txt") for i in range(60)],
+        _row("pt", "Lithium exports from Brazil.", "/pt.txt", "pt"),
+    ]
+    index = KeywordIndex.from_rows(rows)
+    assert index.idf_for(["lithium"], "pt") == index.idf_for(["lithium"])
+    assert index.idf_for(["lithium"], "en") != index.idf_for(["lithium"], "pt")
+
+
+def test_keyword_statistics_are_per_language() -> None:
+    # A word shared by both languages' chunks (a figure) is rare among the Arabic chunks only.
+    rows = [
+        *[_row(f"e{i}", f"Output reached 2023 levels in mine {i}.", f"/e{i}.txt") for i in range(6)],
+        _row("a1", "بلغ الإنتاج مستوى 2023.", "/a1.txt", "ar"),
+        _row("a2", "ارتفعت الأسعار بسرعة.", "/a2.txt", "ar"),
+    ]
+    index = KeywordIndex.from_rows(rows)
+    ar, en = index.idf_for(["2023"], "ar")["2023"], index.idf_for(["2023"], "en")["2023"]
+    assert ar is not None and en is not None and ar > en
 
 
 def test_keyword_score_of_a_saturated_match_approaches_the_ceiling() -> None:
-    index = KeywordIndex(
+    index = KeywordIndex.from_rows(
         [
             _row("x", " ".join(["cobalt"] * 40), "/x.txt"),
             *[
@@ -206,8 +257,33 @@ def test_keyword_score_of_a_saturated_match_approaches_the_ceiling() -> None:
             ],
         ]
     )
-    scores, ceiling = index.scores("cobalt")
-    assert scores[index.position["x"]] / ceiling > 0.8
+    assert _scores(index, "cobalt")["x"] > 0.8
+
+
+def test_keyword_index_on_disk_is_reopened_with_its_documents(tmp_path: Any) -> None:
+    index = KeywordIndex(tmp_path / "kw")
+    with index.writing():
+        index.replace("/docs/b.txt", "v1", "en", "docs/b.txt", [ROWS[1]])
+        index.commit(change="g:1", live="g")
+    again = KeywordIndex(tmp_path / "kw")
+    assert again.change == "g:1" and again.live == "g"
+    assert again.holds("/docs/b.txt", "v1") and not again.holds("/docs/b.txt", "v2")
+    assert [h.id for h in again.search("lithium", 5)] == ["b"]
+    with again.writing():
+        again.remove("/docs/b.txt")
+        again.commit(change="g:2")
+    assert KeywordIndex(tmp_path / "kw").search("lithium", 5) == []
+
+
+def test_uncommitted_keyword_writes_leave_the_index_marked_unsynced(tmp_path: Any) -> None:
+    index = KeywordIndex(tmp_path / "kw")
+    with index.writing():
+        index.replace("/docs/b.txt", "v1", "en", "docs/b.txt", [ROWS[1]])
+        index.commit(change="g:1", live="g")
+        index.replace("/docs/a.txt", "v1", "en", "docs/a.txt", [ROWS[0]])  # never committed
+    again = KeywordIndex(tmp_path / "kw")
+    assert again.change is None  # a reader will compare it with the manifest
+    assert [h.id for h in again.search("cobalt lithium", 5)] == ["b"]
 
 
 # --- _where and _matching_paths ------------------------------------------------------------------
@@ -237,7 +313,7 @@ def test_where_with_paths_and_language_combines_with_and() -> None:
 
 
 def test_matching_paths_by_glob_substring_or_none() -> None:
-    index = KeywordIndex(ROWS)
+    index = KeywordIndex.from_rows(ROWS)
     assert _matching_paths(index, None) is None
     assert _matching_paths(index, "*b.txt") == ["/docs/b.txt"]
     assert _matching_paths(index, "/docs/c*") == ["/docs/c.txt"]  # the absolute path matches too
@@ -248,21 +324,8 @@ def test_matching_paths_by_glob_substring_or_none() -> None:
 # --- HybridRetriever with a fake store and fake embeddings -------------------------------------
 
 
-class FakeCollection:
-    def __init__(self, store: FakeStore) -> None:
-        self.store = store
-
-    def get(self, ids: list[str], include: list[str]) -> dict[str, Any]:
-        rows = [r for r in self.store.rows if r[0] in ids]
-        return {
-            "ids": [r[0] for r in rows],
-            "embeddings": [self.store.vectors[r[0]] for r in rows],
-            "metadatas": [r[2] for r in rows],
-        }
-
-
 class FakeStore:
-    """Just what HybridRetriever uses: version, iter_chunks, query, chunks."""
+    """Just what HybridSearch uses: change_key, manifest_rows, rows_for, query, vectors_for."""
 
     def __init__(
         self, rows: list[tuple[str, str, dict[str, Any]]], vectors: dict[str, list[float]]
@@ -272,32 +335,46 @@ class FakeStore:
             k: np.asarray(v, dtype=np.float32) / np.linalg.norm(v) for k, v in vectors.items()
         }
         self._version = 1
-        self.iterations = 0
+        self.fetched: list[str] = []
         self.wheres: list[dict[str, Any] | None] = []
+        self.ns: list[int] = []
 
-    def version(self) -> int:
-        return self._version
+    def change_key(self) -> str | None:
+        return f"g:{self._version}" if self.rows else None
+
+    def keyword_folder(self, generation: str) -> None:
+        return None  # in memory
+
+    def manifest_rows(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for _cid, _text, meta in self.rows:
+            entry = out.setdefault(meta["path"], {**meta, "status": "complete", "version": "v", "chunks": 0})
+            entry["chunks"] += 1
+        return out
+
+    def rows_for(self, paths: list[str]) -> Any:
+        for cid, text, meta in self.rows:
+            if meta["path"] in paths:
+                self.fetched.append(cid)
+                yield cid, text, {**meta, "version": "v"}
 
     def add(self, row: tuple[str, str, dict[str, Any]], vector: list[float]) -> None:
         self.rows.append(row)
         self.vectors[row[0]] = np.asarray(vector, dtype=np.float32) / np.linalg.norm(vector)
         self._version += 1
 
-    def iter_chunks(self) -> Any:
-        self.iterations += 1
-        yield from self.rows
-
-    def chunks(self) -> FakeCollection:
-        return FakeCollection(self)
+    def vectors_for(self, ids: list[str]) -> dict[str, Any]:
+        return {cid: self.vectors[cid] for cid in ids if cid in self.vectors}
 
     def query(self, vector: Any, n: int, where: dict[str, Any] | None = None) -> list[Any]:
         from assistant.store import Match
 
         self.wheres.append(where)
+        self.ns.append(n)
         q = np.asarray(vector, dtype=np.float32)
         q = q / np.linalg.norm(q)
         out = [
-            Match(cid, text, dict(meta), float(self.vectors[cid] @ q))
+            Match(cid, text, {**meta, "version": "v"}, float(self.vectors[cid] @ q))
             for cid, text, meta in self.rows
             if _matches(meta, where)
         ]
@@ -335,17 +412,17 @@ VECTORS = {
 }
 
 
-def test_keyword_index_is_rebuilt_only_when_the_store_version_changes() -> None:
+def test_keyword_index_fetches_only_the_documents_that_changed() -> None:
     store = FakeStore(ROWS, VECTORS)
     retriever = HybridRetriever(store=store, embeddings=FakeEmbeddings())
     first = retriever.keyword_index()
+    assert sorted(store.fetched) == ["a", "b", "c", "d"]
     assert retriever.keyword_index() is first
-    assert store.iterations == 1
+    assert len(store.fetched) == 4  # the store did not change: nothing fetched
     store.add(_row("e", "Gallium export licences tightened.", "/docs/e.txt"), [0.0, 0.5, 0.5])
     second = retriever.keyword_index()
-    assert second is not first
-    assert store.iterations == 2
-    assert "e" in second.position
+    assert store.fetched[4:] == ["e"]  # only the new document
+    assert second.holds("/docs/e.txt", "v")
     hits = retriever.search("gallium", mode="keyword")
     assert [h.chunk_id for h in hits] == ["e"]
 
@@ -385,20 +462,50 @@ def test_search_on_an_empty_store_returns_nothing() -> None:
     assert retriever.search("lithium") == []
 
 
-def test_dense_candidates_are_queried_once_per_language_with_filters() -> None:
-    store = FakeStore(ROWS, VECTORS)
-    retriever = HybridRetriever(store=store, embeddings=FakeEmbeddings([1.0, 0.0, 0.0]))
-    retriever.search("cobalt", mode="dense")
-    assert store.wheres == [{"language": "ar"}, {"language": "en"}]
+def test_dense_search_is_one_unfiltered_query_unless_a_language_comes_back_short() -> None:
+    rows = [
+        *ROWS,
+        *[_row(f"e{i}", f"English filler {i}.", f"/docs/e{i}.txt") for i in range(6)],
+        _row("c2", "نص عربي آخر.", "/docs/c2.txt", "ar"),
+    ]
+    vectors = {**VECTORS, **{f"e{i}": [1.0, 0.1 * i, 0.0] for i in range(6)}, "c2": [0.0, 1.0, 0.2]}
+    store = FakeStore(rows, vectors)
+    retriever = HybridRetriever(store=store, embeddings=FakeEmbeddings([1.0, 0.0, 0.0]), candidates=3)
+    retriever.search("cobalt", k=3, mode="dense")
+    # 3 candidates per language: the unfiltered top 6 holds only one Arabic chunk of two.
+    assert store.wheres == [None, {"language": "ar"}]
+    assert store.ns == [6, 3]
+    store.wheres.clear()
+    retriever.candidates = 10
+    retriever.search("cobalt", k=3, mode="dense")
+    assert store.wheres == [None]  # every language complete in the first answer
     store.wheres.clear()
     retriever.search("cobalt", mode="dense", source="*a.txt")
-    assert store.wheres == [
-        {"$and": [{"path": "/docs/a.txt"}, {"language": "ar"}]},
-        {"$and": [{"path": "/docs/a.txt"}, {"language": "en"}]},
-    ]
+    assert store.wheres == [{"path": "/docs/a.txt"}]
     store.wheres.clear()
     retriever.search("cobalt", mode="dense", language="en")
     assert store.wheres == [{"language": "en"}]
+
+
+def test_dense_search_finds_the_same_candidates_as_one_query_per_language() -> None:
+    rows = [
+        *ROWS,
+        *[_row(f"e{i}", f"English filler {i}.", f"/docs/e{i}.txt") for i in range(6)],
+    ]
+    vectors = {**VECTORS, **{f"e{i}": [1.0, 0.1 * i, 0.3] for i in range(6)}}
+    retriever = HybridRetriever(
+        store=FakeStore(rows, vectors), embeddings=FakeEmbeddings([1.0, 0.2, 0.1]), candidates=3
+    )
+    engine = retriever._search_engine()
+    index = engine.keyword_index()
+    counts = {lang: index.chunk_count(lang) for lang in index.languages}
+    groups = engine._dense_groups([1.0, 0.2, 0.1], 3, None, None, ["ar", "en"], counts)
+    got = {m.id for g in groups for m in g}
+    store = FakeStore(rows, vectors)
+    expected = {
+        m.id for lang in ("ar", "en") for m in store.query([1.0, 0.2, 0.1], 3, {"language": lang})
+    }
+    assert got == expected
 
 
 def test_dense_mode_ranks_by_similarity_and_reports_it() -> None:
@@ -459,3 +566,44 @@ def test_invoke_returns_documents_honouring_k_and_filter_kwargs() -> None:
     meta = one[0].metadata
     assert meta["chunk_id"] == "c" and meta["language"] == "ar" and meta["source"] == "docs/c.txt"
     assert {"start", "end", "score", "similarity", "keyword"} <= set(meta)
+
+
+@pytest.mark.parametrize("backend", ["local", "openai"])
+def test_configured_model_id_matches_the_embedder_without_importing_it(backend: str) -> None:
+    from assistant.assistant import configured_model_id
+    from assistant.config import Settings
+    from assistant.embeddings import make_embeddings
+
+    settings = Settings(embeddings=backend, openai_base_url="http://127.0.0.1:9/v1")
+    assert configured_model_id(settings) == make_embeddings(settings).model_id
+
+
+def test_a_small_language_that_comes_back_short_is_scored_by_id_without_a_filter() -> None:
+    from assistant.store import Match, chunk_id
+
+    class ByIdStore(FakeStore):
+        def __init__(self, *a: Any) -> None:
+            super().__init__(*a)
+            self.by_id: list[list[str]] = []
+
+        def matches_for(self, ids: list[str], vector: Any) -> list[Any]:
+            self.by_id.append(list(ids))
+            q = np.asarray(vector, dtype=np.float32) / np.linalg.norm(vector)
+            return [
+                Match(cid, text, {**meta, "version": "v"}, float(self.vectors[cid] @ q))
+                for cid, text, meta in self.rows
+                if cid in ids
+            ]
+
+    rows = [
+        *[_row(chunk_id(f"/docs/e{i}.txt", "v", 0), f"English filler {i}.", f"/docs/e{i}.txt") for i in range(6)],
+        _row(chunk_id("/docs/p.txt", "v", 0), "Texto em português.", "/docs/p.txt", "pt"),
+    ]
+    vectors = {r[0]: [1.0, 0.1 * i, 0.0] for i, r in enumerate(rows[:6])}
+    vectors[rows[6][0]] = [0.0, 1.0, 0.0]
+    store = ByIdStore(rows, vectors)
+    retriever = HybridRetriever(store=store, embeddings=FakeEmbeddings([1.0, 0.0, 0.0]), candidates=3)
+    hits = retriever.search("x", k=3, mode="dense")
+    assert store.wheres == [None]  # no language-filtered query
+    assert store.by_id == [[rows[6][0]]]
+    assert len(hits) == 3
