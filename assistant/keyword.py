@@ -314,7 +314,13 @@ class KeywordIndex:
     # --- writing -------------------------------------------------------------------------------
     @contextlib.contextmanager
     def writing(self) -> Iterator[KeywordIndex]:
-        """Hold the writers (one process at a time per folder); uncommitted work is dropped."""
+        """Hold the writers (one process at a time per folder); uncommitted work is dropped.
+
+        Re-entrant: a sync inside an ingest's writing block keeps the writers open for the rest.
+        """
+        if self._writing:
+            yield self
+            return
         self._writing = True
         try:
             yield self

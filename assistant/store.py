@@ -198,6 +198,8 @@ class Store:
 
 
     def _no_local_store(self) -> bool:
+        if self._client is None and not self.is_server:
+            check_data_dir(self.settings, write=False)  # a file or a device is not "no store"
         return (
             self._client is None
             and not self.is_server

@@ -129,7 +129,13 @@ def snapshot(data_dir: Path) -> dict[tuple[str, str], int]:
         return {}
     finally:
         con.close()
-    return {(c, s): n for c, s, n in rows}
+    # The store keeps its data in generations (`articles--<gen>`, `articles--<gen>-docs`, the
+    # manifest); the head collection `articles` names the live one. Count by role, not by generation.
+    out: dict[tuple[str, str], int] = {}
+    for c, src, n in rows:
+        role = c.split("--")[0] + ("-docs" if c.endswith("-docs") else "")
+        out[(role, src)] = out.get((role, src), 0) + n
+    return out
 
 
 def run_cli(

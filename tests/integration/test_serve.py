@@ -726,7 +726,9 @@ def test_the_llm_answer_streams_through_the_openai_endpoint(llm_served: tuple[st
         )
     )
     pieces = [c.choices[0].delta.content for c in chunks if c.choices[0].delta.content]
-    assert len(pieces) > 3  # the model's pieces, forwarded as they came
+    # The LLM path holds a reply back until it shows a supported citation (issue 13), so the
+    # pieces arrive once the claim is accepted: at least one, never the whole reply twice.
+    assert len(pieces) >= 1
     assert "".join(pieces) == plain.choices[0].message.content
     assert (chunks[-1].model_extra or {})["citations"] == extra["citations"]
 
@@ -746,23 +748,27 @@ def test_llm_failures_map_to_502_and_to_an_error_chunk_mid_stream(
             c.post("/ask", json={"question": QUESTION, "stream": True}), 502, "ProviderError", 1
         )
 
+    # A stream cut before the reply showed a cited claim: nothing of it was shown, so the
+    # failure comes as the response's status (or as an error chunk, had pieces gone out).
     fake.cut_stream_next(after_chunks=3)
-    stream = openai_client(url).chat.completions.create(
-        model="assistant", messages=[{"role": "user", "content": QUESTION}], stream=True
-    )
     received = []
     with pytest.raises(openai.APIError) as caught:
+        stream = openai_client(url).chat.completions.create(
+            model="assistant", messages=[{"role": "user", "content": QUESTION}], stream=True
+        )
         for chunk in stream:
             received.append(chunk.choices[0].delta.content)
-    assert received  # the pieces before the failure arrived
     assert "Traceback" not in str(caught.value)
-    assert str(caught.value).strip()
+    assert "cut off" in str(caught.value)
 
     fake.cut_stream_next(after_chunks=3)
     with httpx.Client(base_url=url, timeout=60) as c:
-        events = stream_ask(c, {"question": QUESTION})
-    assert events[0][0] == "delta" and events[-1][0] == "error"
-    assert events[-1][1]["error"]["type"] == "ProviderError"
+        response = c.post("/ask", json={"question": QUESTION, "stream": True})
+    if response.status_code == 200:
+        events = [line for line in response.text.splitlines() if line.startswith("event:")]
+        assert events and events[-1].strip() == "event: error"
+    else:
+        assert_error(response, 502, "ProviderError", 1)
 
 
 def test_the_service_answers_other_requests_while_an_answer_waits_on_the_model(
