@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +20,12 @@ TEST_DATA = Path(__file__).resolve().parent / "data"
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+# A suite started in the background by a script (`cmd &`, nohup) inherits SIGINT ignored, and so
+# would every process it spawns: the Ctrl-C tests would then test nothing and hang. Python's own
+# default is what a user's terminal gives; restore it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
