@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from .retrieval import Hit
     from .sentences import Sentence
 
-_MARKER = MARKER
 _DECLINE_PHRASES = re.compile(
     r"(do(es)? not (contain|answer|mention|say|provide)|no (information|answer)|cannot (be )?answer|"
     r"can['’]t answer|not (in|covered by) the (indexed )?(articles|sources)|لا تتضمن|لا تحتوي|لا تجيب)",

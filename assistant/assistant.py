@@ -230,7 +230,7 @@ class Assistant:
                 candidates,
                 index.idf_for(standalone),
                 len(index),
-                question_language(standalone),
+                lang if standalone == question else question_language(standalone),
                 # A --source filter leaves too few passages for a typical one to stand out from.
                 filtered=source is not None,
             ),
