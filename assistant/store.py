@@ -162,6 +162,12 @@ class Store:
         except StoreError:
             raise
         except Exception as exc:
+            if self.settings.chroma_host is None and _read_only(self.settings.data_dir / "chroma"):
+                raise StoreError(
+                    f"the store at {self.location} is read-only (a read-only file system or no "
+                    "write permission), and Chroma must write to open it: make it writable, or "
+                    "copy the data dir to a writable folder and point ASSISTANT_DATA_DIR there"
+                ) from exc
             raise StoreError(
                 f"cannot open the store at {self.location}: {_first_line(exc)}"
             ) from exc
@@ -713,6 +719,16 @@ def _release(handle: Any) -> None:
         fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     except (ImportError, OSError):  # pragma: no cover
         pass
+
+
+def _read_only(path: Path) -> bool:
+    """Whether a folder cannot be written: a read-only mount or no write permission."""
+    try:
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        return False
+    return not os.access(path, os.W_OK)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -36,9 +36,6 @@ KNOWN_QUESTION = "How much is Geely investing in a battery plant?"
 KNOWN_SOURCE = "000_dfb5375b2f5ff0dc.txt"
 # Raw control characters and bidi controls that must never reach the terminal.
 RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-DECLINE = "decline rework (issue 7)"
-
-
 @dataclass
 class Ctx:
     """Where a case runs: its working folder, inputs folder and data dir."""
@@ -760,15 +757,15 @@ CASES: list[Case] = [
     Case("second-ingest-during-first", "concurrency", [], 1, "being written by pid", run=second_ingest_during_first, adds=True, timeout=180),
     # --- nonsense questions: the indexed articles do not answer them -------------------------
     Case("sql-injection", "nonsense", ["ask", "'; DROP TABLE embeddings; --"], 3, "declined"),
-    Case("sql-select", "nonsense", ["ask", "SELECT * FROM chunks WHERE 1=1"], 3, "declined", xfail=DECLINE),
+    Case("sql-select", "nonsense", ["ask", "SELECT * FROM chunks WHERE 1=1"], 3, "declined"),
     Case("format-strings", "nonsense", ["ask", "%s {0} {question} $(id)"], 3, "declined"),
     Case("shell-snippet", "nonsense", ["ask", "rm -rf / ; echo $HOME"], 3, "declined"),
     Case("punctuation-only", "nonsense", ["ask", "?!?... ;;; ---"], 3, "declined"),
     Case("emoji-only", "nonsense", ["ask", "🔋🔋🚗⚡"], 3, "declined"),
     Case("braces-only", "nonsense", ["ask", "{}{}{}[]()"], 3, "declined"),
     Case("html-script", "nonsense", ["ask", "<script>alert(1)</script>"], 3, "declined"),
-    Case("path-traversal", "nonsense", ["ask", "../../../../etc/passwd"], 3, "declined", xfail=DECLINE),
-    Case("printf-n", "nonsense", ["ask", "%n%n%n%n%x%x"], 3, "declined", xfail=DECLINE),
+    Case("path-traversal", "nonsense", ["ask", "../../../../etc/passwd"], 3, "declined"),
+    Case("printf-n", "nonsense", ["ask", "%n%n%n%n%x%x"], 3, "declined"),
 ]
 
 
@@ -904,3 +901,49 @@ def test_group_store_still_answers(group: str, group_stores: dict[str, Path], se
 def test_table_is_large_enough() -> None:
     assert len(CASES) >= 100
     assert len({c.id for c in CASES}) == len(CASES)
+
+
+@pytest.fixture
+def read_only_store(seeded_store_template: Path, tmp_path: Path) -> Iterator[Path]:
+    """A copy of the seeded store behind a read-only bind mount (root with mount rights only:
+    permission bits do not stop root, a read-only mount does)."""
+    source = tmp_path / "rw.assistant"
+    shutil.copytree(seeded_store_template, source)
+    target = tmp_path / "ro.assistant"
+    target.mkdir()
+    mounted = subprocess.run(
+        ["mount", "--bind", "-o", "ro", str(source), str(target)], capture_output=True, check=False
+    ) if shutil.which("mount") and os.geteuid() == 0 else None
+    if mounted is None or mounted.returncode != 0:
+        # Not root: drop write permission instead (it binds every user but root).
+        if os.geteuid() == 0:
+            pytest.skip("a read-only store needs a read-only mount here (root ignores permissions) and mount is not permitted")
+        shutil.rmtree(target)
+        for p in sorted(source.rglob("*"), reverse=True):
+            p.chmod(p.stat().st_mode & ~0o222)
+        source.chmod(source.stat().st_mode & ~0o222)
+        yield source
+        for p in [source, *source.rglob("*")]:
+            p.chmod(p.stat().st_mode | 0o200)
+        return
+    try:
+        yield target
+    finally:
+        subprocess.run(["umount", str(target)], check=False)
+
+
+@pytest.mark.parametrize(
+    ("args", "rc"),
+    [(["sources"], 1), (["ask", KNOWN_QUESTION], 1), (["ingest", str(SEEDS)], 1)],
+    ids=["sources", "ask", "ingest"],
+)
+def test_a_read_only_store_is_named_and_left_as_it_was(read_only_store: Path, tmp_path: Path, args: list[str], rc: int) -> None:
+    ctx = Ctx(tmp=tmp_path, data=read_only_store, inp=tmp_path, env=base_env(tmp_path, read_only_store))
+    before = snapshot(read_only_store)
+    result = run_cli(ctx, args)
+    output = text_of(result)
+    assert result.returncode == rc, output
+    assert "Traceback" not in output and "unexpected error" not in output, output
+    assert re.search(r"read-only|not writable", output), output
+    assert len([line for line in output.splitlines() if line.startswith("error:")]) == 1, output
+    assert snapshot(read_only_store) == before
