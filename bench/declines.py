@@ -6,11 +6,14 @@ does not? Through the real pipeline (`Assistant.ask`, extractive), in one run, p
 - near: store = articles 0-11 without every third paragraph; 100 questions of the present
         paragraphs (must answer) and 100 of the missing ones (must decline: same topic).
 
+- farbig, nearbig: the same questions against stores padded with articles 24-47 (36 and 48
+        articles): the decline signals shift with the store's size.
+
 Directions: questions en/ar/es against the English paragraphs, and ar against the Arabic ones.
 Answered questions are also checked for a gold span in the answer text.
 
 `--fit` refits the decline model's weights (assistant/evidence.py `_WEIGHTS`) on articles 24-47
-built the same way (so the figures on 0-23 come from questions the fit never saw) and prints them.
+built the same way (padded with articles 0-23 for the big stores, whose questions it never asks) (so the figures on 0-23 come from questions the fit never saw) and prints them.
 
 Vectors come from a disk cache of the live model (bench/.cache), as in the other benchmarks.
 """
@@ -92,62 +95,76 @@ def run_set(assistant: Any, questions: list[Any], answers: dict[str, tuple[str, 
     }
 
 
+def configs(base: int) -> list[tuple[str, Any, Any, Any]]:
+    """(name, keep paragraph?, must answer?, must decline?) for questions of articles base..base+23.
+
+    far and near are the issue's sets (a 12-article store). farbig and nearbig are the same
+    questions against bigger stores, padded with the other 24 articles (whose questions are
+    never asked): the decline signals shift with the store's size, and users' stores are big.
+    """
+    a = set(range(base, base + 12))
+    b = set(range(base + 12, base + 24))
+    other = set(range(48)) - a - b
+    return [
+        ("far", lambda p: p.article in a, lambda art, i: art in a, lambda art, i: art in b),
+        ("near", lambda p: p.article in a and p.index % 3 != 2,
+         lambda art, i: art in a and i % 3 != 2, lambda art, i: art in a and i % 3 == 2),
+        ("farbig", lambda p: p.article in a or p.article in other,
+         lambda art, i: art in a, lambda art, i: art in b),
+        ("nearbig", lambda p: p.article in other or (p.article in a | b and p.index % 3 != 2),
+         lambda art, i: art in a | b and i % 3 != 2, lambda art, i: art in a | b and i % 3 == 2),
+    ]
+
+
 def run(base: int, root: Path, cached: Any, limit: int | None = SAMPLE) -> dict[str, Any]:
-    """The far and near sets on articles base..base+23, every direction."""
+    """Every set of `configs(base)`, every direction."""
     corpora = {lang: load_xquad(lang) for lang in ("en", "ar", "es")}
-    stored = set(range(base, base + 12))
-    absent = set(range(base + 12, base + 24))
     out: dict[str, Any] = {}
     for corpus_lang in ("en", "ar"):
         paragraphs, _ = corpora[corpus_lang]
         answers = {q.id: q.answers for q in corpora[corpus_lang][1]}
         article = {p.index: p.article for p in paragraphs}
-        far = build_store(root, f"{corpus_lang}-far{base}", [p for p in paragraphs if p.article in stored], cached)
-        near = build_store(
-            root,
-            f"{corpus_lang}-near{base}",
-            [p for p in paragraphs if p.article in stored and p.index % 3 != 2],
-            cached,
-        )
+        stores = {
+            name: build_store(root, f"{corpus_lang}-{name}{base}", [p for p in paragraphs if keep(p)], cached)
+            for name, keep, _, _ in configs(base)
+        }
         for q_lang, c_lang in DIRECTIONS:
             if c_lang != corpus_lang:
                 continue
             key = f"{q_lang}->{c_lang}"
             qs = corpora[q_lang][1]
             say(f"== {key} (articles {base}-{base + 23})")
-            sets = {
-                "far_answer": (far, [q for q in qs if article[q.paragraph] in stored]),
-                "far_decline": (far, [q for q in qs if article[q.paragraph] in absent]),
-                "near_answer": (near, [q for q in qs if article[q.paragraph] in stored and q.paragraph % 3 != 2]),
-                "near_decline": (near, [q for q in qs if article[q.paragraph] in stored and q.paragraph % 3 == 2]),
-            }
             result = {}
-            for name, (assistant, pool) in sets.items():
-                chosen = pool if limit is None else sample(pool, limit, f"{key}-{name}-{base}")
-                result[name] = run_set(assistant, chosen, answers, cached)
-                r = result[name]
-                say(f"  {name}: answered {r['answered']}/{r['n']} (gold span in {r['hit']})")
+            for name, _, must_answer, must_decline in configs(base):
+                for kind, wanted in (("answer", must_answer), ("decline", must_decline)):
+                    pool = [q for q in qs if wanted(article[q.paragraph], q.paragraph)]
+                    chosen = pool if limit is None else sample(pool, limit, f"{key}-{name}_{kind}-{base}")
+                    r = result[f"{name}_{kind}"] = run_set(stores[name], chosen, answers, cached)
+                    say(f"  {name}_{kind}: answered {r['answered']}/{r['n']} (gold span in {r['hit']})")
             out[key] = result
     return out
 
 
 def summary(results: dict[str, Any]) -> dict[str, Any]:
-    """Answered / declined rates per direction, as the issue states its targets."""
+    """Answered / declined rates per direction and set, as the issue states its targets."""
     table = {}
     for key, sets in results.items():
-        table[key] = {
-            "far_answered": sets["far_answer"]["answered_rate"],
-            "far_declined": round(1 - sets["far_decline"]["answered_rate"], 3),
-            "near_answered": sets["near_answer"]["answered_rate"],
-            "near_declined": round(1 - sets["near_decline"]["answered_rate"], 3),
-            "far_hit": round(sets["far_answer"]["hit"] / max(1, sets["far_answer"]["n"]), 3),
-            "near_hit": round(sets["near_answer"]["hit"] / max(1, sets["near_answer"]["n"]), 3),
-        }
+        row = {}
+        for name in ("far", "near", "farbig", "nearbig"):
+            if f"{name}_answer" not in sets:
+                continue
+            ans, dec = sets[f"{name}_answer"], sets[f"{name}_decline"]
+            row[f"{name}_answered"] = ans["answered_rate"]
+            row[f"{name}_declined"] = round(1 - dec["answered_rate"], 3)
+            row[f"{name}_hit"] = round(ans["hit"] / max(1, ans["n"]), 3)
+        table[key] = row
     return table
 
 
-def fit(results: dict[str, Any]) -> None:
-    """Refit the logistic decline model on the evidence of the calibration questions."""
+def fit(results: dict[str, Any], generic: bool = False) -> None:
+    """Refit the logistic decline model on the evidence of the calibration questions.
+
+    `generic`: without the raw cosine levels (which belong to one embedding model)."""
     import numpy as np
 
     from assistant.evidence import _FEATURES, Evidence, _values
@@ -163,11 +180,14 @@ def fit(results: dict[str, Any]) -> None:
                 e = Evidence(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in ev.items() if k in fields})
                 case = "shared" if e.shared_language else "cross"
                 values = _values(e)
+                if generic:
+                    values["similarity"] = values["sentence_similarity"] = 0.0
                 data[case][0].append([values[f] for f in _FEATURES[case]])
                 data[case][1].append(1.0 if name.endswith("answer") else 0.0)
     for case, (x, y) in data.items():
         xa, ya = np.asarray(x, float), np.asarray(y, float)
         mu, sd = xa.mean(0), xa.std(0) + 1e-9
+        sd[xa.std(0) == 0] = np.inf  # a feature left out: weight 0
         z = np.hstack([(xa - mu) / sd, np.ones((len(xa), 1))])
         w = np.zeros(z.shape[1])
         for _ in range(4000):
@@ -175,7 +195,7 @@ def fit(results: dict[str, Any]) -> None:
             w -= 0.5 * (z.T @ (p - ya) / len(ya) + 1e-3 * np.r_[w[:-1], 0])
         coef = w[:-1] / sd
         bias = w[-1] - float((w[:-1] * mu / sd).sum())
-        print(f'"{case}": ({tuple(round(float(c), 4) for c in coef)}, {round(bias, 4)}),')
+        print(f'"{case}": ({tuple(round(float(c), 4) + 0.0 for c in coef)}, {round(bias, 4)}),')
 
 
 def main() -> None:
@@ -193,7 +213,10 @@ def main() -> None:
         # The fit sees every calibration question; the measurement a fixed sample of 100 per set.
         results = run(24, Path(tmp), cached, None) if args.fit else run(0, Path(tmp), cached)
     if args.fit:
+        print("e5:")
         fit(results)
+        print("generic:")
+        fit(results, generic=True)
         return
     table = summary(results)
     report = {

@@ -18,11 +18,13 @@ from assistant.evidence import (
     Evidence,
     asks_for_number,
     assess,
+    checked_language,
     decide,
     decline_message,
     evidence_score,
     figures,
     has_figure,
+    question_language,
     quote_language_note,
     scored,
 )
@@ -237,3 +239,40 @@ def test_a_source_filter_disables_the_typical_passage_floor() -> None:
     filtered = scored(assess(q, [h], cands, idf, 500, "en", filtered=True))
     assert "typical passage" in (decide(unfiltered) or "")
     assert "typical passage" not in (decide(filtered) or "")
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("Which minerals will Japan and Canada start mining first?", "en"),
+        ("¿Qué minerales extraerán primero Japón y Canadá?", "es"),
+        ("Wie viel Lithium fördert Australien?", "de"),
+        ("ما هي المعادن التي ستبدأ اليابان وكندا في تعدينها أولاً؟", "ar"),
+        ("Сколько лития добывает Австралия?", "ru"),
+    ],
+)
+def test_a_real_question_has_a_checked_language(question: str, language: str) -> None:
+    assert checked_language(question) == language
+    assert question_language(question) == language
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["SELECT * FROM chunks WHERE 1=1", "../../../../etc/passwd", "%n%n%n%n%x%x", "🔋🔋", "?!", "x"],
+)
+def test_a_string_the_detector_only_guesses_at_has_no_checked_language(question: str) -> None:
+    # Before: 'SELECT * FROM chunks WHERE 1=1' was taken for Japanese, so the check for a
+    # question in another language than the articles applied (its unknown words went unweighed)
+    # and the decline message came in Japanese.
+    assert checked_language(question) is None
+    assert question_language(question) == "en"
+
+
+def test_a_question_of_unknown_language_is_held_to_the_evidence_language() -> None:
+    h = hit("Lithium output rose in 2024.")
+    cands = answerer().candidates("SELECT * FROM chunks", [h], split_hits([h]), np.array([0.8], np.float32))
+    ev = assess("SELECT * FROM chunks", [h], cands, {}, 10, None)
+    assert ev.shared_language
+    assert ev.unknown_rare == pytest.approx(1.0)
+    other = assess("SELECT * FROM chunks", [h], cands, {}, 10, "ja")
+    assert not other.shared_language
