@@ -29,6 +29,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         populate_by_name=True,
+        # `ASSISTANT_DATA_DIR=` (empty) means the default, not the current folder.
+        env_ignore_empty=True,
     )
 
     # --- where things live -------------------------------------------------------------------

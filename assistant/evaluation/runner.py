@@ -98,8 +98,11 @@ def run_eval(
         raise UsageError("give a DATASET, or both --questions and --corpus")
     for path in {q_file, c_file}:
         if not Path(path).is_file():
-            what = "is a folder, not a file" if Path(path).is_dir() else "not found"
-            raise UsageError(f"dataset file {what}: {path}")
+            if Path(path).is_dir():
+                raise UsageError(f"dataset file is a folder, not a file: {path}")
+            if Path(path).exists():
+                raise UsageError(f"dataset is not a regular file (a device, pipe or socket): {path}")
+            raise UsageError(f"dataset file not found: {path}")
 
     fmt = _format_of(Path(q_file))
     if questions is not None or corpus is not None:

@@ -621,6 +621,7 @@ CASES: list[Case] = [
     Case("openai-without-key", "options", ["ask", KNOWN_QUESTION, "--provider", "openai"], 1, "OPENAI_API_KEY"),
     Case("eval-missing-file", "options", ["eval", "nosuch.jsonl"], 2, "dataset file not found: nosuch.jsonl"),
     Case("eval-folder", "options", lambda ctx: ["eval", str(_mkdir(ctx.inp / "evals"))], 2, "is a folder, not a file"),
+    Case("eval-device", "options", ["eval", "/dev/null"], 2, "not a regular file"),
     Case("eval-binary", "options", lambda ctx: ["eval", str(write(ctx.inp / "q.jsonl", bytes(range(256)) * 8))], 2, "not a question object"),
     Case("eval-empty", "options", lambda ctx: ["eval", str(write(ctx.inp / "q.jsonl", ""))], 2, "no questions"),
     Case(
@@ -651,6 +652,8 @@ CASES: list[Case] = [
     Case("ask-json-dev-full", "options", ["ask", KNOWN_QUESTION, "--json"], 1, "No space left on device", run=to_dev_full),
     Case("version-dev-full", "options", ["--version"], 1, "No space left on device", run=to_dev_full),
     # --- settings --------------------------------------------------------------------------
+    # An empty setting means its default (.assistant in the working folder), not the working folder.
+    Case("data-dir-empty", "settings", lambda ctx: ["ingest", str(write(ctx.inp / "a.txt", good_text(7)))], 0, "1 added", env={"ASSISTANT_DATA_DIR": ""}, check=lambda ctx, result: _stored_in_default_dir(ctx)),
     Case("data-dir-is-file-sources", "settings", ["sources"], 1, "ASSISTANT_DATA_DIR.*not a folder", setup=lambda ctx: _data_file(ctx)),
     Case("data-dir-is-file-ask", "settings", ["ask", KNOWN_QUESTION], 1, "ASSISTANT_DATA_DIR.*not a folder", setup=lambda ctx: _data_file(ctx)),
     Case("data-dir-is-file-ingest", "settings", ["ingest", str(SEEDS)], 1, "ASSISTANT_DATA_DIR.*not a folder", setup=lambda ctx: _data_file(ctx)),
@@ -796,6 +799,11 @@ def _bytes_file(ctx: Ctx, rel: bytes) -> bool:
     with open(target, "wb") as fh:
         fh.write(good_text(99).encode())
     return True
+
+
+def _stored_in_default_dir(ctx: Ctx) -> None:
+    assert (ctx.tmp / ".assistant" / "chroma").is_dir()
+    assert not (ctx.tmp / "chroma").exists()
 
 
 def _data_file(ctx: Ctx, under: str | None = None) -> None:
