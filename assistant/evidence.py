@@ -172,6 +172,16 @@ def _script(ch: str) -> str:
     return name.split(" ", 1)[0] if name else ""
 
 
+def _script_shares(text: str) -> dict[str, float]:
+    """Each script's share of a text's letters."""
+    counts: dict[str, int] = {}
+    letters = _LETTER.findall(text)
+    for ch in letters:
+        script = _script(ch)
+        counts[script] = counts.get(script, 0) + 1
+    return {k: v / len(letters) for k, v in counts.items()} if letters else {}
+
+
 def checked_language(text: str) -> str | None:
     """The question's language when the detector is sure of it, else None.
 
@@ -321,7 +331,14 @@ def assess(
     have_figures = set(figures(evidence_text))
     missing_figures = tuple(f for f in figures(question) if f not in have_figures)
     lowered = evidence_text.lower()
-    missing_names = tuple(n for n in names(question) if n.lower() not in lowered)
+    # A name is looked for only when the best passage is written in its script: an Arabic
+    # passage spells "Commerce Department" in Arabic letters (a Latin brand name in it still
+    # counts where it is found).
+    scripts = _script_shares(hits[0].text)
+    missing_names = tuple(
+        n for n in names(question)
+        if n.lower() not in lowered and scripts.get(_script(n[0]), 0.0) >= 0.2
+    )
     best = max(candidates, key=lambda c: c.score) if candidates else None
     wants = asks_for_number(question)
     answer_text = ""

@@ -38,7 +38,6 @@ def test_dev_set_has_answerable_and_unanswerable_questions() -> None:
 # xfail (not strict): a fix turns them into passes without editing the test.
 KNOWN_MISSES = {
     "dev-13": "cross-lingual: answer only in the Arabic article, evidence score below the threshold",
-    "dev-14": "cross-lingual: answer only in the Arabic article, evidence score below the threshold",
     "dev-20": "cross-lingual: the quoted sentence is a neighbour of the answer",
     "dev-24": "unanswerable English question whose best passage is Arabic: scores just above the cross-language threshold",
 }

@@ -276,3 +276,15 @@ def test_a_question_of_unknown_language_is_held_to_the_evidence_language() -> No
     assert ev.unknown_rare == pytest.approx(1.0)
     other = assess("SELECT * FROM chunks", [h], cands, {}, 10, "ja")
     assert not other.shared_language
+
+
+def test_a_name_is_looked_for_only_in_a_passage_written_in_its_script() -> None:
+    # Before: an English question's "Commerce Department" counted as missing from an Arabic
+    # passage (which spells it in Arabic letters), so cross-lingual answers were declined.
+    ar = hit("حضر أكثر من 30 مشاركًا الاجتماع المغلق لوزارة التجارة الأمريكية.", lang="ar")
+    q = "About how many participants attended the Commerce Department meeting?"
+    cands = answerer().candidates(q, [ar], split_hits([ar]), np.array([0.8], np.float32))
+    assert assess(q, [ar], cands, {}, 10, "en").missing_names == ()
+    en = hit("More than 30 people attended the meeting.")
+    cands = answerer().candidates(q, [en], split_hits([en]), np.array([0.8], np.float32))
+    assert "Commerce" in assess(q, [en], cands, {}, 10, "en").missing_names
