@@ -136,9 +136,12 @@ class HybridSearch:
             return []
         # Chunks per language among the documents searched (all, or those the filter matched).
         counts: dict[str, int] = {}
-        for path in paths if paths is not None else index.docs:
-            entry = index.docs[path]
-            counts[entry.get("l", "")] = counts.get(entry.get("l", ""), 0) + int(entry.get("n", 0))
+        if paths is None:
+            counts = index.chunk_counts()
+        else:
+            for path in paths:
+                entry = index.docs[path]
+                counts[entry.get("l", "")] = counts.get(entry.get("l", ""), 0) + int(entry.get("n", 0))
         languages = [language] if language else sorted(counts)
         n = max(self.candidates, k)
 
@@ -272,11 +275,12 @@ class HybridSearch:
         if index is None or not hasattr(self.store, "matches_for"):
             return None
         wanted = set(paths) if paths is not None else None
+        docs = index.docs
         return [
-            chunk_id(path, str(entry.get("v", "")), i)
-            for path, entry in index.docs.items()
-            if entry.get("l", "") == language and (wanted is None or path in wanted)
-            for i in range(int(entry.get("n", 0)))
+            chunk_id(path, str(docs[path].get("v", "")), i)
+            for path in index.paths_in(language)
+            if wanted is None or path in wanted
+            for i in range(int(docs[path].get("n", 0)))
         ]
 
     def _index_holds(self, meta: dict[str, Any]) -> bool:
