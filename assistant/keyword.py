@@ -106,6 +106,7 @@ class KeywordIndex:
         self._schema = _schema()
         self._langs: dict[str, _Language] = {}
         self._summary: dict[str, tuple[int, int, list[str]]] | None = None
+        self._keys: dict[str, str] | None = None
         self.docs = {}  # see the property
         self.live: str | None = None
         self.change: str | None = None  # the store's change key this index is in step with
@@ -187,10 +188,30 @@ class KeywordIndex:
     @docs.setter
     def docs(self, value: dict[str, dict[str, Any]]) -> None:
         self._docs = value
-        self._summary = None
+        self._changed()
 
     def _changed(self) -> None:
         self._summary = None
+        self._keys = None
+
+    def held_chunk(self, chunk_id: str) -> tuple[str, str, str] | None:
+        """(path, version, language) of a chunk id this index holds the document version of, by
+        the id alone (`store.chunk_id`: source key, version, index); None for any other id."""
+        key, sep, rest = chunk_id.partition("-")
+        version, sep2, _index = rest.partition("-")
+        if not sep or not sep2:
+            return None
+        if self._keys is None:
+            from .store import source_key
+
+            self._keys = {source_key(path): path for path in self._docs}
+        path = self._keys.get(key)
+        if path is None:
+            return None
+        entry = self._docs[path]
+        if entry.get("v") != version:
+            return None
+        return path, version, entry.get("l", "")
 
     def _totals(self) -> dict[str, tuple[int, int, list[str]]]:
         """language -> (chunks, tokens, paths in `docs` order), summed once per change.

@@ -209,12 +209,13 @@ class HybridSearch:
             cid: z + self.keyword_weight * (keyword.get(cid, 0.0) - best_kw.get(group(cid), 0.0))
             for cid, z in dense_z.items()
         }
-        ranked = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
+        ranked = sorted(fused.items(), key=lambda kv: -kv[1])
+        kept = self._fill_rows(rows, [cid for cid, _score in ranked], k)
         return [
             self._hit(
-                rows, cid, score, similarity.get(cid, 0.0), keyword.get(cid, 0.0), dense_z[cid]
+                rows, cid, fused[cid], similarity.get(cid, 0.0), keyword.get(cid, 0.0), dense_z[cid]
             )
-            for cid, score in ranked
+            for cid in kept
         ]
 
     def _dense_groups(
@@ -252,7 +253,7 @@ class HybridSearch:
         wanted = n * len(languages)
         if only is None and big:
             wanted = max(wanted, min(int(1.5 * n * total / min(big)), 1000))
-        take(self.store.query(query_vector, wanted, _where(paths, only)))
+        take(self._query(query_vector, wanted, _where(paths, only)))
         for lang in languages:
             if only is None and len(by_lang[lang]) < min(n, counts.get(lang, 0)):
                 by_lang[lang] = []
@@ -262,10 +263,57 @@ class HybridSearch:
                     # here, instead of a filtered query that costs as much as a large one.
                     take(self.store.matches_for(ids, query_vector))
                 else:
-                    take(self.store.query(query_vector, n, _where(paths, lang)))
+                    take(self._query(query_vector, n, _where(paths, lang)))
         for matches in by_lang.values():
             matches.sort(key=lambda m: -m.similarity)
         return [g for g in by_lang.values() if g]
+
+    def _query(self, query_vector: Any, n: int, where: dict[str, Any] | None) -> list[Any]:
+        """`store.query`, but without fetching rows where the keyword index can stand in.
+
+        A candidate's language, path and version come from its id when the index holds that
+        document version (what `_index_holds` would find in its metadata); its text and
+        metadata are fetched only if it is returned (`_fill_rows`). Ids the index cannot place
+        (another version, a row written otherwise) get their metadata from the store as before.
+        """
+        from .store import Match
+
+        index = self._index
+        query_ids = getattr(self.store, "query_ids", None)
+        if index is None or query_ids is None or not hasattr(self.store, "rows_by_id"):
+            return self.store.query(query_vector, n, where)
+        found = query_ids(query_vector, n, where)
+        placed = {cid: index.held_chunk(cid) for cid, _sim in found}
+        others = self.store.rows_by_id([cid for cid, where_ in placed.items() if where_ is None])
+        out = []
+        for cid, sim in found:
+            held = placed[cid]
+            if held is not None:
+                path, version, language = held
+                meta = {"path": path, "version": version, "language": language, _PLACEHOLDER: True}
+                out.append(Match(cid, "", meta, sim))
+            elif cid in others:
+                text, meta = others[cid]
+                out.append(Match(cid, text, meta, sim))
+        return out
+
+    def _fill_rows(self, rows: dict[str, tuple[str, dict[str, Any]]], ranked: list[str], k: int) -> list[str]:
+        """The first `k` of `ranked` with their stored rows in `rows` (placeholders fetched);
+        a candidate whose row is gone meanwhile (a concurrent ingest) gives way to the next."""
+        out: list[str] = []
+        at = 0
+        while len(out) < k and at < len(ranked):
+            batch = ranked[at : at + k - len(out)]
+            at += len(batch)
+            todo = [cid for cid in batch if rows[cid][1].get(_PLACEHOLDER)]
+            fetched = self.store.rows_by_id(todo) if todo else {}
+            for cid in batch:
+                if rows[cid][1].get(_PLACEHOLDER):
+                    if cid not in fetched:
+                        continue
+                    rows[cid] = fetched[cid]
+                out.append(cid)
+        return out
 
     def _chunk_ids(self, language: str, paths: list[str] | None) -> list[str] | None:
         """Ids of a language's chunks, derived from the documents the keyword index holds."""
@@ -330,6 +378,8 @@ class HybridSearch:
             dense_z=float(dz),
         )
 
+# Marks the metadata of a dense candidate whose row is not fetched yet (see HybridSearch._query).
+_PLACEHOLDER = "\x00placeholder"
 # Fewer dense candidates than this in a language: standardise them against all candidates.
 _MIN_GROUP = 5
 # A language with at most this many chunks is scored by id rather than by a filtered query.

@@ -626,6 +626,37 @@ class Store:
             )
         ]
 
+    def query_ids(
+        self, vector: Sequence[float], n: int, where: dict[str, Any] | None = None
+    ) -> list[tuple[str, float]]:
+        """Nearest chunk ids with their cosine similarity, no rows (`query` without the texts and
+        metadata: fetching those for a few hundred candidates costs more than the search)."""
+        collection = self.chunks()
+        if collection is None or n <= 0:
+            return []
+        with map_errors("Chroma"):
+            res = collection.query(
+                query_embeddings=[list(map(float, vector))],
+                n_results=n,
+                where=where or None,
+                include=["distances"],
+            )
+        return [(row_id, 1.0 - float(dist)) for row_id, dist in zip(res["ids"][0], res["distances"][0])]
+
+    def rows_by_id(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Some chunks' (text, metadata) by id; ids not stored are absent."""
+        if not ids:
+            return {}
+        collection = self.chunks()
+        if collection is None:
+            return {}
+        with map_errors("Chroma"):
+            res = collection.get(ids=list(ids), include=["documents", "metadatas"])
+        return {
+            row_id: (text or "", dict(meta or {}))
+            for row_id, text, meta in zip(res["ids"], res["documents"], res["metadatas"])
+        }
+
     def matches_for(self, ids: Sequence[str], vector: Sequence[float]) -> list[Match]:
         """Some chunks by id, with their cosine similarity to `vector`, best first."""
         import numpy as np
