@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import logging
 import threading
@@ -122,6 +123,19 @@ class HybridSearch:
         index: KeywordIndex | None = None,
     ) -> list[Hit]:
         """Rank chunks for a query; `query_vector` and `index` let callers reuse their own."""
+        with reading(self.store):  # the store's head read once for the whole search
+            return self._search(query, k, source, language, query_vector, mode, index)
+
+    def _search(
+        self,
+        query: str,
+        k: int | None,
+        source: str | None,
+        language: str | None,
+        query_vector: Any,
+        mode: Mode | None,
+        index: KeywordIndex | None,
+    ) -> list[Hit]:
         import numpy as np
 
         k = k or self.k
@@ -188,10 +202,17 @@ class HybridSearch:
                 for cid, s in ranked
             ]
 
+        unscored: set[str] = set()
         if mode == "hybrid":
             missing = [cid for cid in keyword if cid not in dense_z]
             if missing and query_vector is not None:
-                self._fill_dense(missing, query_vector, similarity, dense_z)
+                # Not among the dense candidates of its language, so it ranks below all of them
+                # on dense evidence; keyword evidence can still lift it. Its similarity (and
+                # whether it still has a vector) is looked up only if it is returned.
+                floor = min(dense_z.values()) if dense_z else 0.0
+                for cid in missing:
+                    dense_z[cid] = floor - 0.5
+                unscored = set(missing)
 
         # Keyword evidence exists only for passages in the question's language. Counted as a
         # shortfall against the best keyword match of the passage's own language, it reorders
@@ -210,7 +231,7 @@ class HybridSearch:
             for cid, z in dense_z.items()
         }
         ranked = sorted(fused.items(), key=lambda kv: -kv[1])
-        kept = self._fill_rows(rows, [cid for cid, _score in ranked], k)
+        kept = self._complete(rows, [cid for cid, _score in ranked], k, unscored, query_vector, similarity)
         return [
             self._hit(
                 rows, cid, fused[cid], similarity.get(cid, 0.0), keyword.get(cid, 0.0), dense_z[cid]
@@ -297,21 +318,40 @@ class HybridSearch:
                 out.append(Match(cid, text, meta, sim))
         return out
 
-    def _fill_rows(self, rows: dict[str, tuple[str, dict[str, Any]]], ranked: list[str], k: int) -> list[str]:
-        """The first `k` of `ranked` with their stored rows in `rows` (placeholders fetched);
-        a candidate whose row is gone meanwhile (a concurrent ingest) gives way to the next."""
+    def _complete(
+        self,
+        rows: dict[str, tuple[str, dict[str, Any]]],
+        ranked: list[str],
+        k: int,
+        unscored: set[str],
+        query_vector: Any,
+        similarity: dict[str, float],
+    ) -> list[str]:
+        """The first `k` of `ranked`, completed: placeholder rows fetched, and the similarity of
+        keyword-only candidates (`unscored`) computed from their stored vectors. A candidate whose
+        row or vector is gone (a concurrent ingest; a keyword row without a vector) gives way to
+        the next, as if it had never been a candidate."""
+        import numpy as np
+
         out: list[str] = []
         at = 0
+        q = np.asarray(query_vector, dtype=np.float32) if unscored else None
         while len(out) < k and at < len(ranked):
             batch = ranked[at : at + k - len(out)]
             at += len(batch)
             todo = [cid for cid in batch if rows[cid][1].get(_PLACEHOLDER)]
             fetched = self.store.rows_by_id(todo) if todo else {}
+            need = [cid for cid in batch if cid in unscored]
+            vectors = self.store.vectors_for(need) if need else {}
             for cid in batch:
                 if rows[cid][1].get(_PLACEHOLDER):
                     if cid not in fetched:
                         continue
                     rows[cid] = fetched[cid]
+                if cid in unscored:
+                    if cid not in vectors:
+                        continue
+                    similarity[cid] = float(vectors[cid] @ q)
                 out.append(cid)
         return out
 
@@ -334,23 +374,6 @@ class HybridSearch:
     def _index_holds(self, meta: dict[str, Any]) -> bool:
         index = self._index
         return index is None or index.holds(meta.get("path", ""), meta.get("version"))
-
-    def _fill_dense(
-        self, ids: list[str], query_vector: Any, similarity: dict[str, float], dense_z: dict[str, float]
-    ) -> None:
-        """Dense similarity for keyword-only candidates, z-scored against the worst dense candidate."""
-        import numpy as np
-
-        vectors = self.store.vectors_for(ids)
-        if not vectors:
-            return
-        q = np.asarray(query_vector, dtype=np.float32)
-        floor = min(dense_z.values()) if dense_z else 0.0
-        for cid, vec in vectors.items():
-            similarity[cid] = float(vec @ q)
-            # Not among the dense candidates of its language, so it ranks below all of them
-            # on dense evidence; keyword evidence can still lift it.
-            dense_z[cid] = floor - 0.5
 
     def _hit(
         self,
@@ -384,6 +407,12 @@ _PLACEHOLDER = "\x00placeholder"
 _MIN_GROUP = 5
 # A language with at most this many chunks is scored by id rather than by a filtered query.
 _SMALL_LANGUAGE = 500
+
+
+def reading(store: Any) -> Any:
+    """`store.reading()` (one read of the store's head for several calls), where it has one."""
+    begin = getattr(store, "reading", None)
+    return begin() if begin is not None else contextlib.nullcontext()
 
 
 def _matching_paths(index: KeywordIndex, pattern: str | None) -> list[str] | None:

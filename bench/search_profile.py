@@ -3,7 +3,7 @@
 In-process, the question vector given (as bench/scale.py's warm measurement): one warm-up
 search, then `--queries` XQuAD questions (English and Arabic alternating). Reports the search's
 p50 / p95 (wall and CPU), the time of each stage summed over the run (each stage wrapped with
-perf_counter: the keyword index check, the dense queries, `_index_holds`, `_fill_dense`, the
+perf_counter: the keyword index check, the dense queries, `_index_holds`, the vectors of keyword-only hits, the
 keyword search, `_hit`; "rest" is the search minus them: counting, z-scores, fusion), and with
 `--cprofile N` the top N functions of a cProfile of the same searches.
 
@@ -100,7 +100,7 @@ def profile(a: Any, args: argparse.Namespace) -> None:
         (store, "rows_by_id", "rows: store.rows_by_id"),
         (store, "matches_for", "dense: store.matches_for (small languages)"),
         (searcher, "_index_holds", "_index_holds"),
-        (searcher, "_fill_dense", "_fill_dense (store.vectors_for)"),
+        (store, "vectors_for", "store.vectors_for (keyword-only hits)"),
         (index, "search", "keyword: index.search"),
         (searcher, "_hit", "_hit"),
     ]

@@ -705,3 +705,34 @@ def test_held_chunk_places_an_id_only_for_the_version_held() -> None:
     assert index.held_chunk(chunk_id("/docs/2.txt", "w", 0)) is None  # another version
     assert index.held_chunk(chunk_id("/docs/9.txt", "v", 0)) is None  # not held
     assert index.held_chunk("a") is None  # not an id chunk_id writes
+
+
+def test_store_reading_reads_the_head_once_per_thread(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from assistant.config import Settings
+    from assistant.store import Store
+
+    store = Store(Settings(data_dir=tmp_path), "any/model")
+    reads: list[str] = []
+    heads = iter(f"g{i}" for i in range(100))
+
+    def read_head() -> dict[str, Any]:
+        reads.append(threading.current_thread().name)
+        return {"live": next(heads), "change": "t"}
+
+    monkeypatch.setattr(store, "_read_head", read_head)
+    store.change_key()
+    store.change_key()
+    assert len(reads) == 2  # outside a reading, every call reads the head
+    with store.reading():
+        first = store.change_key()
+        with store.reading():
+            assert store.live() == first.split(":")[0]
+        other = threading.Thread(target=lambda: [store.live(), store.live()], name="other")
+        other.start()
+        other.join()
+        assert store.change_key() == first
+    assert reads.count("other") == 2  # another thread is not held to this one's head
+    assert len(reads) == 5
+    assert store.change_key() != first  # after the reading, the head is read again
