@@ -294,7 +294,7 @@ class HybridSearch:
 
         A candidate's language, path and version come from its id when the index holds that
         document version (what `_index_holds` would find in its metadata); its text and
-        metadata are fetched only if it is returned (`_fill_rows`). Ids the index cannot place
+        metadata are fetched only if it is returned (`_complete`). Ids the index cannot place
         (another version, a row written otherwise) get their metadata from the store as before.
         """
         from .store import Match
