@@ -213,10 +213,13 @@ class Assistant:
         t_retrieve = time.perf_counter()
         query_vector = self.embeddings.embed_queries_array([standalone])[0]
         # One index (one store version check) serves both the search and the decline decision.
-        index = self.searcher.keyword_index()
-        hits = self.searcher.search(
-            standalone, k, source=source, query_vector=query_vector, index=index
-        )
+        from .retrieval import reading
+
+        with reading(self.store):
+            index = self.searcher.keyword_index()
+            hits = self.searcher.search(
+                standalone, k, source=source, query_vector=query_vector, index=index
+            )
         timings = {"retrieve": elapsed_ms(t_retrieve)}
         lang = question_language(question)
         # The sentences of the retrieved chunks, scored: the evidence the decline decision weighs

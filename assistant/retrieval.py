@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import logging
 import threading
@@ -122,6 +123,19 @@ class HybridSearch:
         index: KeywordIndex | None = None,
     ) -> list[Hit]:
         """Rank chunks for a query; `query_vector` and `index` let callers reuse their own."""
+        with reading(self.store):  # the store's head read once for the whole search
+            return self._search(query, k, source, language, query_vector, mode, index)
+
+    def _search(
+        self,
+        query: str,
+        k: int | None,
+        source: str | None,
+        language: str | None,
+        query_vector: Any,
+        mode: Mode | None,
+        index: KeywordIndex | None,
+    ) -> list[Hit]:
         import numpy as np
 
         k = k or self.k
@@ -136,9 +150,12 @@ class HybridSearch:
             return []
         # Chunks per language among the documents searched (all, or those the filter matched).
         counts: dict[str, int] = {}
-        for path in paths if paths is not None else index.docs:
-            entry = index.docs[path]
-            counts[entry.get("l", "")] = counts.get(entry.get("l", ""), 0) + int(entry.get("n", 0))
+        if paths is None:
+            counts = index.chunk_counts()
+        else:
+            for path in paths:
+                entry = index.docs[path]
+                counts[entry.get("l", "")] = counts.get(entry.get("l", ""), 0) + int(entry.get("n", 0))
         languages = [language] if language else sorted(counts)
         n = max(self.candidates, k)
 
@@ -185,10 +202,17 @@ class HybridSearch:
                 for cid, s in ranked
             ]
 
+        unscored: set[str] = set()
         if mode == "hybrid":
             missing = [cid for cid in keyword if cid not in dense_z]
             if missing and query_vector is not None:
-                self._fill_dense(missing, query_vector, similarity, dense_z)
+                # Not among the dense candidates of its language, so it ranks below all of them
+                # on dense evidence; keyword evidence can still lift it. Its similarity (and
+                # whether it still has a vector) is looked up only if it is returned.
+                floor = min(dense_z.values()) if dense_z else 0.0
+                for cid in missing:
+                    dense_z[cid] = floor - 0.5
+                unscored = set(missing)
 
         # Keyword evidence exists only for passages in the question's language. Counted as a
         # shortfall against the best keyword match of the passage's own language, it reorders
@@ -206,12 +230,13 @@ class HybridSearch:
             cid: z + self.keyword_weight * (keyword.get(cid, 0.0) - best_kw.get(group(cid), 0.0))
             for cid, z in dense_z.items()
         }
-        ranked = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
+        ranked = sorted(fused.items(), key=lambda kv: -kv[1])
+        kept = self._complete(rows, [cid for cid, _score in ranked], k, unscored, query_vector, similarity)
         return [
             self._hit(
-                rows, cid, score, similarity.get(cid, 0.0), keyword.get(cid, 0.0), dense_z[cid]
+                rows, cid, fused[cid], similarity.get(cid, 0.0), keyword.get(cid, 0.0), dense_z[cid]
             )
-            for cid, score in ranked
+            for cid in kept
         ]
 
     def _dense_groups(
@@ -249,7 +274,7 @@ class HybridSearch:
         wanted = n * len(languages)
         if only is None and big:
             wanted = max(wanted, min(int(1.5 * n * total / min(big)), 1000))
-        take(self.store.query(query_vector, wanted, _where(paths, only)))
+        take(self._query(query_vector, wanted, _where(paths, only)))
         for lang in languages:
             if only is None and len(by_lang[lang]) < min(n, counts.get(lang, 0)):
                 by_lang[lang] = []
@@ -259,10 +284,76 @@ class HybridSearch:
                     # here, instead of a filtered query that costs as much as a large one.
                     take(self.store.matches_for(ids, query_vector))
                 else:
-                    take(self.store.query(query_vector, n, _where(paths, lang)))
+                    take(self._query(query_vector, n, _where(paths, lang)))
         for matches in by_lang.values():
             matches.sort(key=lambda m: -m.similarity)
         return [g for g in by_lang.values() if g]
+
+    def _query(self, query_vector: Any, n: int, where: dict[str, Any] | None) -> list[Any]:
+        """`store.query`, but without fetching rows where the keyword index can stand in.
+
+        A candidate's language, path and version come from its id when the index holds that
+        document version (what `_index_holds` would find in its metadata); its text and
+        metadata are fetched only if it is returned (`_complete`). Ids the index cannot place
+        (another version, a row written otherwise) get their metadata from the store as before.
+        """
+        from .store import Match
+
+        index = self._index
+        query_ids = getattr(self.store, "query_ids", None)
+        if index is None or query_ids is None or not hasattr(self.store, "rows_by_id"):
+            return self.store.query(query_vector, n, where)
+        found = query_ids(query_vector, n, where)
+        placed = {cid: index.held_chunk(cid) for cid, _sim in found}
+        others = self.store.rows_by_id([cid for cid, where_ in placed.items() if where_ is None])
+        out = []
+        for cid, sim in found:
+            held = placed[cid]
+            if held is not None:
+                path, version, language = held
+                meta = {"path": path, "version": version, "language": language, _PLACEHOLDER: True}
+                out.append(Match(cid, "", meta, sim))
+            elif cid in others:
+                text, meta = others[cid]
+                out.append(Match(cid, text, meta, sim))
+        return out
+
+    def _complete(
+        self,
+        rows: dict[str, tuple[str, dict[str, Any]]],
+        ranked: list[str],
+        k: int,
+        unscored: set[str],
+        query_vector: Any,
+        similarity: dict[str, float],
+    ) -> list[str]:
+        """The first `k` of `ranked`, completed: placeholder rows fetched, and the similarity of
+        keyword-only candidates (`unscored`) computed from their stored vectors. A candidate whose
+        row or vector is gone (a concurrent ingest; a keyword row without a vector) gives way to
+        the next, as if it had never been a candidate."""
+        import numpy as np
+
+        out: list[str] = []
+        at = 0
+        q = np.asarray(query_vector, dtype=np.float32) if unscored else None
+        while len(out) < k and at < len(ranked):
+            batch = ranked[at : at + k - len(out)]
+            at += len(batch)
+            todo = [cid for cid in batch if rows[cid][1].get(_PLACEHOLDER)]
+            fetched = self.store.rows_by_id(todo) if todo else {}
+            need = [cid for cid in batch if cid in unscored]
+            vectors = self.store.vectors_for(need) if need else {}
+            for cid in batch:
+                if rows[cid][1].get(_PLACEHOLDER):
+                    if cid not in fetched:
+                        continue
+                    rows[cid] = fetched[cid]
+                if cid in unscored:
+                    if cid not in vectors:
+                        continue
+                    similarity[cid] = float(vectors[cid] @ q)
+                out.append(cid)
+        return out
 
     def _chunk_ids(self, language: str, paths: list[str] | None) -> list[str] | None:
         """Ids of a language's chunks, derived from the documents the keyword index holds."""
@@ -272,33 +363,17 @@ class HybridSearch:
         if index is None or not hasattr(self.store, "matches_for"):
             return None
         wanted = set(paths) if paths is not None else None
+        docs = index.docs
         return [
-            chunk_id(path, str(entry.get("v", "")), i)
-            for path, entry in index.docs.items()
-            if entry.get("l", "") == language and (wanted is None or path in wanted)
-            for i in range(int(entry.get("n", 0)))
+            chunk_id(path, str(docs[path].get("v", "")), i)
+            for path in index.paths_in(language)
+            if wanted is None or path in wanted
+            for i in range(int(docs[path].get("n", 0)))
         ]
 
     def _index_holds(self, meta: dict[str, Any]) -> bool:
         index = self._index
         return index is None or index.holds(meta.get("path", ""), meta.get("version"))
-
-    def _fill_dense(
-        self, ids: list[str], query_vector: Any, similarity: dict[str, float], dense_z: dict[str, float]
-    ) -> None:
-        """Dense similarity for keyword-only candidates, z-scored against the worst dense candidate."""
-        import numpy as np
-
-        vectors = self.store.vectors_for(ids)
-        if not vectors:
-            return
-        q = np.asarray(query_vector, dtype=np.float32)
-        floor = min(dense_z.values()) if dense_z else 0.0
-        for cid, vec in vectors.items():
-            similarity[cid] = float(vec @ q)
-            # Not among the dense candidates of its language, so it ranks below all of them
-            # on dense evidence; keyword evidence can still lift it.
-            dense_z[cid] = floor - 0.5
 
     def _hit(
         self,
@@ -326,10 +401,18 @@ class HybridSearch:
             dense_z=float(dz),
         )
 
+# Marks the metadata of a dense candidate whose row is not fetched yet (see HybridSearch._query).
+_PLACEHOLDER = "\x00placeholder"
 # Fewer dense candidates than this in a language: standardise them against all candidates.
 _MIN_GROUP = 5
 # A language with at most this many chunks is scored by id rather than by a filtered query.
 _SMALL_LANGUAGE = 500
+
+
+def reading(store: Any) -> Any:
+    """`store.reading()` (one read of the store's head for several calls), where it has one."""
+    begin = getattr(store, "reading", None)
+    return begin() if begin is not None else contextlib.nullcontext()
 
 
 def _matching_paths(index: KeywordIndex, pattern: str | None) -> list[str] | None:

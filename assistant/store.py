@@ -7,6 +7,7 @@ import hashlib
 import os
 import re
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -116,6 +117,7 @@ class Store:
         self._target: str | None = None  # generation being written
         self._swap_from: str | None = None  # set while a rebuild builds aside: the old head
         self._old_format = False
+        self._pin = threading.local()  # a thread's head, read once inside `reading()`
 
     @property
     def dimension(self) -> int | None:
@@ -237,8 +239,32 @@ class Store:
         return self._get(self.settings.collection) is not None
 
     # --- the head --------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """One read of several calls (a question's search): the head is read once, by the first
+        call that needs it, instead of by every call (each a Chroma round trip); a generation
+        swapped in meanwhile is seen by the next `reading` or call outside one. Per thread."""
+        if getattr(self._pin, "on", False):
+            yield
+            return
+        self._pin.on, self._pin.meta = True, None
+        try:
+            yield
+        finally:
+            self._pin.on, self._pin.meta = False, None
+
     def _head_meta(self) -> dict[str, Any] | None:
-        """The head's metadata, fresh; None when there is no store; checks format and model."""
+        """The head's metadata, fresh (once per `reading`); None when there is no store; checks
+        format and model."""
+        pinned = getattr(self._pin, "on", False) and self._target is None
+        if pinned and self._pin.meta is not None:
+            return dict(self._pin.meta)
+        meta = self._read_head()
+        if pinned and meta is not None:
+            self._pin.meta = dict(meta)
+        return meta
+
+    def _read_head(self) -> dict[str, Any] | None:
         head = self._get(self.settings.collection)
         if head is None:
             return None
@@ -631,6 +657,37 @@ class Store:
                 res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0]
             )
         ]
+
+    def query_ids(
+        self, vector: Sequence[float], n: int, where: dict[str, Any] | None = None
+    ) -> list[tuple[str, float]]:
+        """Nearest chunk ids with their cosine similarity, no rows (`query` without the texts and
+        metadata: fetching those for a few hundred candidates costs more than the search)."""
+        collection = self.chunks()
+        if collection is None or n <= 0:
+            return []
+        with map_errors("Chroma"):
+            res = collection.query(
+                query_embeddings=[list(map(float, vector))],
+                n_results=n,
+                where=where or None,
+                include=["distances"],
+            )
+        return [(row_id, 1.0 - float(dist)) for row_id, dist in zip(res["ids"][0], res["distances"][0])]
+
+    def rows_by_id(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Some chunks' (text, metadata) by id; ids not stored are absent."""
+        if not ids:
+            return {}
+        collection = self.chunks()
+        if collection is None:
+            return {}
+        with map_errors("Chroma"):
+            res = collection.get(ids=list(ids), include=["documents", "metadatas"])
+        return {
+            row_id: (text or "", dict(meta or {}))
+            for row_id, text, meta in zip(res["ids"], res["documents"], res["metadatas"])
+        }
 
     def matches_for(self, ids: Sequence[str], vector: Sequence[float]) -> list[Match]:
         """Some chunks by id, with their cosine similarity to `vector`, best first."""

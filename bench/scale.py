@@ -47,7 +47,9 @@ WORDS_PER_ARTICLE = 700  # ~10 chunks of 220 cl100k tokens (Arabic words cost mo
 DIM = 384
 COLD_RUNS = 5
 WARM_QUERIES = 40
-EXE = str(Path(sys.executable).with_name("assistant"))
+# The CLI as `python -m assistant.cli` of this checkout (PYTHONPATH is set in scale_env), so the
+# package need not be installed and a worktree measures its own code.
+EXE = [sys.executable, "-m", "assistant.cli"]
 
 
 def vocabulary() -> dict[str, list[str]]:
@@ -74,7 +76,7 @@ def write_articles(folder: Path, start: int, stop: int, vocab: dict[str, list[st
 
 def cli(env: dict[str, str], *args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
     t0 = time.perf_counter()
-    proc = subprocess.run([EXE, *args], env=env, capture_output=True, text=True, timeout=24 * 3600)
+    proc = subprocess.run([*EXE, *args], env=env, capture_output=True, text=True, timeout=24 * 3600)
     wall = time.perf_counter() - t0
     if proc.returncode not in (0, 3):
         raise SystemExit(f"assistant {' '.join(args[:2])} failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -239,6 +241,50 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def scale_env(data_dir: Path, server: FakeOpenAIServer) -> dict[str, str]:
+    """The CLI's environment for a scale store: its embeddings come from the fake server."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
+    env.update(
+        ASSISTANT_DATA_DIR=str(data_dir), ASSISTANT_EMBEDDINGS="openai",
+        OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=server.api_key, ANONYMIZED_TELEMETRY="False",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    )
+    return env
+
+
+def build(work: Path, size: int, step: int) -> None:
+    """Write the articles of a `size`-chunk store into work/corpus and ingest them into work/store.
+
+    One CLI ingest per `step` articles, each over the whole folder (the earlier files are
+    unchanged, so skipped); progress goes to stderr as JSON lines.
+    """
+    vocab = vocabulary()
+    corpus, data_dir = work / "corpus", work / "store"
+    articles = size // CHUNKS_PER_ARTICLE
+    started = time.perf_counter()
+    with FakeOpenAIServer(embedding_dim=DIM) as server:
+        env = scale_env(data_dir, server)
+        for hi in range(min(step, articles), articles + step, step):
+            hi = min(hi, articles)
+            write_articles(corpus, max(0, hi - step), hi, vocab)
+            load0 = loadavg()
+            wall, proc = cli(env, "ingest", str(corpus), "--json")
+            report = json.loads(proc.stdout)
+            print(json.dumps({"articles": hi, "added": report["added"], "chunks_embedded": report["chunks_embedded"],
+                              "wall_s": round(wall, 1), "embed_s": round(report["embed_seconds"], 1),
+                              "elapsed_s": round(time.perf_counter() - started, 1), "load": [load0, loadavg()]}),
+                  file=sys.stderr, flush=True)
+            if hi >= articles:
+                break
+    from assistant import Assistant, Settings
+
+    with FakeOpenAIServer(embedding_dim=DIM) as server:
+        chunks = Assistant(Settings(data_dir=data_dir, embeddings="openai", openai_base_url=server.base_url,
+                                    openai_api_key=server.api_key)).store.count()
+    print(json.dumps({"built": str(data_dir), "articles": articles, "chunks": chunks,
+                      "seconds": round(time.perf_counter() - started, 1)}), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", default="10000,100000", help="chunk counts, ascending")
@@ -246,7 +292,17 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=None, help="keep the corpus and store here")
     ap.add_argument("--have-articles", type=int, default=0, help="articles already in --workdir's store")
     ap.add_argument("--top-up", type=int, default=0, help="with --have-articles: articles added to time ingest")
+    ap.add_argument("--build-only", action="store_true",
+                    help="with --workdir: only write the articles of the largest size and ingest them, in steps "
+                    "of --step articles (an interrupted build resumes: unchanged files are skipped); the store, "
+                    "WORKDIR/store, is then reused by `bench/serve.py --scale-store WORKDIR` and `--have-articles`")
+    ap.add_argument("--step", type=int, default=1000, help="with --build-only: articles per ingest call")
     args = ap.parse_args()
+    if args.build_only:
+        if args.workdir is None:
+            raise SystemExit("--build-only needs --workdir (the store is kept there)")
+        build(args.workdir, max(int(s) for s in args.sizes.split(",")), args.step)
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     started = time.perf_counter()
     load0 = loadavg()
@@ -258,11 +314,7 @@ def main() -> None:
     corpus, data_dir = work / "corpus", work / "store"
     results: dict[str, Any] = {"machine": machine(), "sizes": []}
     with FakeOpenAIServer(embedding_dim=DIM) as server:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
-        env.update(
-            ASSISTANT_DATA_DIR=str(data_dir), ASSISTANT_EMBEDDINGS="openai",
-            OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=server.api_key, ANONYMIZED_TELEMETRY="False",
-        )
+        env = scale_env(data_dir, server)
         have = args.have_articles
         for size in sizes:
             print(f"size {size}…", file=sys.stderr, flush=True)

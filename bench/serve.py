@@ -15,6 +15,14 @@ With `--synthetic N`, N synthetic chunks (random unit vectors, texts drawn from 
 words, half English half Arabic; like bench/search_latency.py) are written into the store next to
 the seeds and everything is measured again: the seed questions then search, and the keyword index
 covers, a store of N + the seed chunks. Answers still come from the seed articles.
+
+With `--scale-store DIR`, the store is instead the one `bench/scale.py --build-only --workdir DIR`
+built in DIR/store (~100k synthetic chunks, XQuAD English/Arabic words), served with the
+embeddings it was built with: `ASSISTANT_EMBEDDINGS=openai` against tests/openai_server.py
+(384-d hashed vectors) run in its own process on 127.0.0.1. The questions are then 26 XQuAD
+questions, English and Arabic alternating (what bench/scale.py asks). Beside the HTTP figures,
+the floor: a bare Chroma query (k=5, texts and metadata) of the same question vectors, warm, in
+this process, on the same store; the ratio is /ask p50 over the floor's p50.
 """
 
 from __future__ import annotations
@@ -62,7 +70,7 @@ def free_port() -> int:
 class Service:
     """`assistant serve` in a subprocess; `startup_s` is spawn to healthy."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
@@ -70,7 +78,9 @@ class Service:
             ANONYMIZED_TELEMETRY="False",
             ASSISTANT_DATA_DIR=str(data_dir),
             ASSISTANT_CORPUS_DIR=str(SEEDS),
+            PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         )
+        env.update(extra_env or {})
         self.env = env
 
     def __enter__(self) -> Service:
@@ -100,6 +110,77 @@ class Service:
             self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+class FakeEmbeddingServer:
+    """tests/openai_server.py in its own process (not this one's GIL), 384-d hashed embeddings."""
+
+    def __enter__(self) -> FakeEmbeddingServer:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "openai_server.py"), "--embedding-dim", str(DIM)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.base_url = self.proc.stdout.readline().strip()
+        if not self.base_url:
+            raise SystemExit("the fake OpenAI server did not start")
+        sys.path.insert(0, str(ROOT))
+        from tests.openai_server import DEFAULT_API_KEY
+
+        self.api_key = DEFAULT_API_KEY
+        return self
+
+    def env(self) -> dict[str, str]:
+        """What the service needs to embed as the scale store was built (answers: extractive)."""
+        return {
+            "ASSISTANT_EMBEDDINGS": "openai",
+            "OPENAI_BASE_URL": self.base_url,
+            "OPENAI_API_KEY": self.api_key,
+            "ASSISTANT_PROVIDER": "extractive",
+        }
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def xquad_questions(n: int = 26) -> list[str]:
+    """English and Arabic XQuAD questions, alternating (bench/scale.py's questions)."""
+    from common import load_xquad
+
+    _, en_q = load_xquad("en")
+    _, ar_q = load_xquad("ar")
+    return [q.text for pair in zip(en_q, ar_q) for q in pair][:n]
+
+
+def chroma_floor(data_dir: Path, qs: list[str], rounds: int) -> dict[str, float]:
+    """A bare Chroma query per question (k=5, texts and metadata), warm, in this process."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    sys.path.insert(0, str(ROOT))
+    from tests.openai_server import fake_embedding
+
+    client = chromadb.PersistentClient(
+        path=str(data_dir / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    live = client.get_collection("articles").metadata["live"]
+    col = client.get_collection(f"articles--{live}")
+    vecs = [fake_embedding(q, DIM) for q in qs]
+    include = ["documents", "metadatas", "distances"]
+    for v in vecs:  # warm: the vector index loaded, every page touched once
+        col.query(query_embeddings=[v], n_results=5, include=include)
+    times = []
+    for _ in range(rounds):
+        for v in vecs:
+            t0 = time.perf_counter()
+            col.query(query_embeddings=[v], n_results=5, include=include)
+            times.append((time.perf_counter() - t0) * 1000)
+    return summary(times)
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -149,13 +230,14 @@ def measure(url: str, pid: int, qs: list[str], rounds: int, clients: int) -> dic
     with httpx.Client(base_url=url, timeout=300) as client:
         for q in qs:  # one pass first: connection set up, every code path touched once
             ask(client, q)
-        latency, served, answered = [], [], 0
+        latency, served, retrieve, answered = [], [], [], 0
         cpu0 = cpu_seconds(pid)
         for _ in range(rounds):
             for q in qs:
                 ms, body = ask(client, q)
                 latency.append(ms)
                 served.append(float(body["timings_ms"]["total"]))
+                retrieve.append(float(body["timings_ms"]["retrieve"]))
                 answered += bool(body["answered"])
         sequential_cpu = cpu_seconds(pid) - cpu0
         ttfp = [first_piece_ms(client, q) for q in qs]
@@ -194,6 +276,7 @@ def measure(url: str, pid: int, qs: list[str], rounds: int, clients: int) -> dic
         "answered_share": round(answered / len(latency), 3),
         "sequential_ask_ms": summary(latency),
         "service_total_ms": summary(served),
+        "service_retrieve_ms": summary(retrieve),
         "stream_first_piece_ms": summary(ttfp),
         "chat_completions_ms": summary(chat),
         "sequential_questions_per_s": round(1 / sequential_mean_s, 2),
@@ -266,11 +349,20 @@ def main() -> None:
     ap.add_argument(
         "--synthetic", type=int, default=0, help="then add N synthetic chunks, measure again"
     )
+    ap.add_argument(
+        "--scale-store",
+        type=Path,
+        default=None,
+        help="measure only the store bench/scale.py --build-only kept in DIR/store",
+    )
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
     args = ap.parse_args()
 
-    qs = questions()
     results: dict[str, Any] = {"machine": machine(), "loadavg_before": loadavg(), "stores": {}}
+    if args.scale_store is not None:
+        measure_scale_store(args.scale_store / "store", args, results)
+        return
+    qs = questions()
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / ".assistant"
         env = {**os.environ, "ASSISTANT_DATA_DIR": str(data_dir), "ANONYMIZED_TELEMETRY": "False"}
@@ -296,6 +388,32 @@ def main() -> None:
     results["loadavg_after"] = loadavg()
     write_json(args.json, results)
     print(markdown(results))
+
+
+def measure_scale_store(data_dir: Path, args: argparse.Namespace, results: dict[str, Any]) -> None:
+    if not (data_dir / "chroma").is_dir():
+        raise SystemExit(f"no store in {data_dir}: build it with bench/scale.py --build-only")
+    qs = xquad_questions()
+    print("floor: bare Chroma queries", file=sys.stderr, flush=True)
+    floor = chroma_floor(data_dir, qs, args.rounds)
+    with FakeEmbeddingServer() as fake, Service(data_dir, fake.env()) as service:
+        print("measuring the scale store", file=sys.stderr, flush=True)
+        figures = measure(service.url, service.proc.pid, qs, args.rounds, args.clients)
+        figures["chunks"] = chunk_count(service.url)
+        figures["startup_to_healthy_s"] = round(service.startup_s, 2)
+    figures["floor_chroma_query_ms"] = floor
+    figures["ask_p50_over_floor_p50"] = round(figures["sequential_ask_ms"]["p50"] / floor["p50"], 1)
+    name = f"scale {figures['chunks']:,}"
+    results["stores"][name] = figures
+    results["loadavg_after"] = loadavg()
+    print(json.dumps({name: figures}, indent=2), file=sys.stderr, flush=True)
+    write_json(args.json, results)
+    print(markdown(results))
+    print(
+        f"\nFloor (bare Chroma query, k=5, warm, in-process) p50 / p95: {floor['p50']} / "
+        f"{floor['p95']} ms; /ask p50 over it: {figures['ask_p50_over_floor_p50']}×; "
+        f"service retrieve p50: {figures['service_retrieve_ms']['p50']} ms."
+    )
 
 
 def markdown(results: dict[str, Any]) -> str:

@@ -772,8 +772,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reply", default=DEFAULT_REPLY, help="the text every chat reply says")
     parser.add_argument("--model", action="append", help="accepted chat model (repeatable)")
     parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="the key it expects")
+    parser.add_argument(
+        "--embedding-dim", type=int, default=DEFAULT_EMBEDDING_DIM, help="length of the embeddings"
+    )
     args = parser.parse_args(argv)
-    server = FakeOpenAIServer(api_key=args.api_key, models=args.model or ("gpt-test",), port=args.port)
+    server = FakeOpenAIServer(
+        api_key=args.api_key,
+        models=args.model or ("gpt-test",),
+        port=args.port,
+        embedding_dim=args.embedding_dim,
+    )
     server.set_responder(lambda _request: args.reply)
     server.start()
     print(server.base_url, flush=True)

@@ -607,3 +607,132 @@ def test_a_small_language_that_comes_back_short_is_scored_by_id_without_a_filter
     assert store.wheres == [None]  # no language-filtered query
     assert store.by_id == [[rows[6][0]]]
     assert len(hits) == 3
+
+
+class IdsStore(FakeStore):
+    """A FakeStore that also answers with ids and distances alone, and rows by id (as Store)."""
+
+    def __init__(self, *a: Any) -> None:
+        super().__init__(*a)
+        self.row_requests: list[list[str]] = []
+
+    def query_ids(self, vector: Any, n: int, where: dict[str, Any] | None = None) -> list[Any]:
+        return [(m.id, m.similarity) for m in self.query(vector, n, where)]
+
+    def rows_by_id(self, ids: list[str]) -> dict[str, Any]:
+        self.row_requests.append(list(ids))
+        return {cid: (text, {**meta, "version": "v"}) for cid, text, meta in self.rows if cid in ids}
+
+
+def _id_rows() -> tuple[list[tuple[str, str, dict[str, Any]]], dict[str, list[float]]]:
+    from assistant.store import chunk_id
+
+    texts = [
+        ("Cobalt mining in Congo expanded as battery demand rose.", "en"),
+        ("Lithium prices fell while lithium output in Chile grew.", "en"),
+        ("ارتفع إنتاج الليثيوم في تشيلي هذا العام.", "ar"),
+        ("Nickel smelters in Indonesia cut output.", "en"),
+        ("Lithium brine in Argentina, lithium again.", "en"),
+        ("النيكل في إندونيسيا.", "ar"),
+    ]
+    rows = [
+        _row(chunk_id(f"/docs/{i}.txt", "v", 0), text, f"/docs/{i}.txt", lang)
+        for i, (text, lang) in enumerate(texts)
+    ]
+    vectors = {r[0]: [1.0, 0.3 * i, (-1.0) ** i * 0.2] for i, r in enumerate(rows)}
+    return rows, vectors
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense"])
+def test_dense_candidates_placed_by_id_rank_exactly_as_with_their_rows(mode: str) -> None:
+    rows, vectors = _id_rows()
+    fields = ("chunk_id", "text", "score", "similarity", "keyword", "dense_z", "metadata")
+    for options in ({}, {"language": "en"}, {"source": "*1.txt"}):
+        plain = HybridRetriever(
+            store=FakeStore(rows, vectors), embeddings=FakeEmbeddings([1.0, 0.2, 0.0])
+        ).search("lithium Chile", k=3, mode=mode, **options)
+        store = IdsStore(rows, vectors)
+        by_id = HybridRetriever(store=store, embeddings=FakeEmbeddings([1.0, 0.2, 0.0])).search(
+            "lithium Chile", k=3, mode=mode, **options
+        )
+        assert [[getattr(h, f) for f in fields] for h in by_id] == [
+            [getattr(h, f) for f in fields] for h in plain
+        ]
+        # Rows are fetched for the hits returned only, never for every candidate.
+        assert 0 < sum(len(r) for r in store.row_requests) <= len(by_id)
+
+
+def test_a_candidate_whose_row_is_gone_gives_way_to_the_next() -> None:
+    rows, vectors = _id_rows()
+    store = IdsStore(rows, vectors)
+    retriever = HybridRetriever(store=store, embeddings=FakeEmbeddings([1.0, 0.2, 0.0]))
+    first = retriever.search("cobalt", k=2, mode="dense", language="en")
+    gone = first[0].chunk_id
+    real_rows_by_id = store.rows_by_id
+
+    def rows_by_id(ids: list[str]) -> dict[str, Any]:  # deleted after the query answered
+        return {cid: row for cid, row in real_rows_by_id(ids).items() if cid != gone}
+
+    store.rows_by_id = rows_by_id  # type: ignore[method-assign]
+    again = retriever.search("cobalt", k=2, mode="dense", language="en")
+    assert [h.chunk_id for h in again][0] == first[1].chunk_id
+    assert len(again) == 2 and gone not in {h.chunk_id for h in again}
+
+
+def test_keyword_index_sums_per_language_follow_replace_and_remove() -> None:
+    index = KeywordIndex.from_rows(ROWS)
+    assert index.chunk_counts() == {"en": 3, "ar": 1} and len(index) == 4
+    assert index.paths_in("en") == ["/docs/a.txt", "/docs/b.txt", "/docs/d.txt"]
+    avgdl = index._avgdl("en")
+    with index.writing():
+        index.replace("/docs/e.txt", "v", "ar", "docs/e.txt", [("e", "نص عربي آخر هنا.", {"path": "/docs/e.txt"})])
+        index.remove("/docs/a.txt")
+        index.commit()
+    assert index.chunk_counts() == {"en": 2, "ar": 2} and len(index) == 4
+    assert index.chunk_count("ar") == 2 and index.languages == ["ar", "en"]
+    assert index.paths_in("en") == ["/docs/b.txt", "/docs/d.txt"]
+    assert index._avgdl("en") != avgdl
+    docs = [d for d in index.docs.values() if d["l"] == "en"]
+    assert index._avgdl("en") == sum(d["t"] for d in docs) / sum(d["n"] for d in docs)
+
+
+def test_held_chunk_places_an_id_only_for_the_version_held() -> None:
+    from assistant.store import chunk_id
+
+    rows, _ = _id_rows()
+    index = KeywordIndex.from_rows([(cid, text, {**meta, "version": "v"}) for cid, text, meta in rows])
+    assert index.held_chunk(chunk_id("/docs/2.txt", "v", 0)) == ("/docs/2.txt", "v", "ar")
+    assert index.held_chunk(chunk_id("/docs/2.txt", "w", 0)) is None  # another version
+    assert index.held_chunk(chunk_id("/docs/9.txt", "v", 0)) is None  # not held
+    assert index.held_chunk("a") is None  # not an id chunk_id writes
+
+
+def test_store_reading_reads_the_head_once_per_thread(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from assistant.config import Settings
+    from assistant.store import Store
+
+    store = Store(Settings(data_dir=tmp_path), "any/model")
+    reads: list[str] = []
+    heads = iter(f"g{i}" for i in range(100))
+
+    def read_head() -> dict[str, Any]:
+        reads.append(threading.current_thread().name)
+        return {"live": next(heads), "change": "t"}
+
+    monkeypatch.setattr(store, "_read_head", read_head)
+    store.change_key()
+    store.change_key()
+    assert len(reads) == 2  # outside a reading, every call reads the head
+    with store.reading():
+        first = store.change_key()
+        with store.reading():
+            assert store.live() == first.split(":")[0]
+        other = threading.Thread(target=lambda: [store.live(), store.live()], name="other")
+        other.start()
+        other.join()
+        assert store.change_key() == first
+    assert reads.count("other") == 2  # another thread is not held to this one's head
+    assert len(reads) == 5
+    assert store.change_key() != first  # after the reading, the head is read again
