@@ -211,6 +211,9 @@ def warm(assistant: Assistant) -> None:
     concurrent first use, so this runs before the service reports healthy)."""
     assistant.answerer()  # a missing key or bad provider fails here, not on the first question
     if assistant.store.count() > 0:
+        # Each large language's vectors in memory: a question that the unfiltered query brings
+        # back short in a language is searched here rather than by a filtered Chroma query.
+        assistant.searcher.preload_vectors()
         assistant.search("warm up", 1)
         assistant.ask("warm up", provider="extractive")
 
@@ -558,6 +561,7 @@ def _ingest_and_rewarm(assistant: Assistant, paths: Any, **options: Any) -> Any:
     """Ingest, then rebuild the keyword index now rather than on the next question."""
     report = assistant.ingest(paths, **options)
     if not report.dry_run and assistant.store.count() > 0:
+        assistant.searcher.preload_vectors()
         assistant.search("warm up", 1)
     return report
 
