@@ -152,6 +152,15 @@ class Assistant:
         store = self._store if self._store is not None else Store(self.settings, configured_model_id(self.settings))
         return store.documents()
 
+    def warm(self) -> None:
+        """Open the model, the store and the keyword index now, and keep each large language's
+        vectors in memory (for a long-lived process: the service, an app that asks many
+        questions; at 100k chunks it takes a few seconds and ~0.5 GiB, and saves a filtered
+        Chroma query of 0.1-0.3 s on most questions of a mixed-language store)."""
+        if self.store.count() > 0:
+            self.searcher.preload_vectors()
+            self.search("warm up", 1)
+
     def search(
         self, query: str, k: int = 5, *, source: str | None = None, language: str | None = None
     ) -> list[Hit]:

@@ -212,9 +212,8 @@ def warm(assistant: Assistant) -> None:
     assistant.answerer()  # a missing key or bad provider fails here, not on the first question
     if assistant.store.count() > 0:
         # Each large language's vectors in memory: a question that the unfiltered query brings
-        # back short in a language is searched here rather than by a filtered Chroma query.
-        assistant.searcher.preload_vectors()
-        assistant.search("warm up", 1)
+        # back short in a language is searched there rather than by a filtered Chroma query.
+        assistant.warm()
         assistant.ask("warm up", provider="extractive")
 
 
@@ -561,8 +560,7 @@ def _ingest_and_rewarm(assistant: Assistant, paths: Any, **options: Any) -> Any:
     """Ingest, then rebuild the keyword index now rather than on the next question."""
     report = assistant.ingest(paths, **options)
     if not report.dry_run and assistant.store.count() > 0:
-        assistant.searcher.preload_vectors()
-        assistant.search("warm up", 1)
+        assistant.warm()
     return report
 
 

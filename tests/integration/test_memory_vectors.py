@@ -70,3 +70,12 @@ def test_memory_vectors_are_reread_after_the_store_changes(
     assert assistant.searcher.preload_vectors() > loaded
     hits = assistant.search("Indonesia nickel ore export ban", 3)
     assert hits and hits[0].source.endswith("extra.txt")
+
+
+def test_warm_loads_every_large_language_into_memory(seeded_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(retrieval, "_SMALL_LANGUAGE", 2)
+    assistant = Assistant(Settings(data_dir=seeded_data_dir))
+    assistant.warm()
+    assert assistant.searcher.memory_vectors
+    index = assistant.searcher.keyword_index()
+    assert sorted(assistant.searcher._memory) == sorted(index.languages)  # noqa: SLF001
