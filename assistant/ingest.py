@@ -129,7 +129,7 @@ def ingest(
 
     if dry_run:
         # A dry run writes nothing, so it neither takes the lock nor creates the data dir.
-        manifest = {} if rebuild else store.manifest_rows()
+        manifest = {} if rebuild else store.manifest_rows(_rows_needed(files, prune))
         _Run(report, settings, store, embeddings, None, manifest, rebuild, True, notify).files(files, prune)
     else:
         from . import keyword
@@ -145,7 +145,7 @@ def ingest(
                 with index.writing():
                     if not rebuild:
                         keyword.sync(index, store)  # repairs what a killed run left behind
-                    manifest = store.manifest_rows()
+                    manifest = store.manifest_rows(None if rebuild else _rows_needed(files, prune))
                     run = _Run(report, settings, store, embeddings, index, manifest, rebuild, False, notify)
                     run.interrupts = interrupts
                     run.files(files, prune)
@@ -166,6 +166,11 @@ def ingest(
     report.seconds = round(time.perf_counter() - started, 3)
     report.embed_seconds = round(report.embed_seconds, 3)
     return report
+
+
+def _rows_needed(files: Sequence[Path], prune: bool) -> list[str] | None:
+    """The manifest rows an ingest reads: those of its files, or every row to prune."""
+    return None if prune else [os.path.abspath(f) for f in files]
 
 
 class _Run:

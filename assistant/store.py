@@ -470,11 +470,23 @@ class Store:
                 self._drop_generation(generation)
 
     # --- the manifest ----------------------------------------------------------------------------
-    def manifest_rows(self) -> dict[str, dict[str, Any]]:
-        """Every document's manifest row (complete or not), by path."""
+    def manifest_rows(self, paths: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Every document's manifest row (complete or not), by path; or only those of `paths`
+        (absolute paths as stored), read by id: an ingest of one file into a store of 10,000
+        documents reads one row, not 10,000."""
         collection = self.manifest()
         out: dict[str, dict[str, Any]] = {}
         if collection is None:
+            return out
+        if paths is not None:
+            wanted = {str(p) for p in paths}
+            ids = list(dict.fromkeys(source_key(p) for p in wanted))
+            for i in range(0, len(ids), _PAGE):
+                with map_errors("Chroma"):
+                    page = collection.get(ids=ids[i : i + _PAGE], include=["metadatas"])
+                for meta in page["metadatas"]:
+                    if meta and str(meta.get("path")) in wanted:
+                        out[str(meta["path"])] = dict(meta)
             return out
         offset = 0
         while True:

@@ -9,7 +9,8 @@ does not? Through the real pipeline (`Assistant.ask`, extractive), in one run, p
 - farbig, nearbig: the same questions against stores padded with articles 24-47 (36 and 48
         articles): the decline signals shift with the store's size.
 
-Directions: questions en/ar/es against the English paragraphs, and ar against the Arabic ones.
+Directions: questions en/ar/es against the English paragraphs, and ar and en against the Arabic
+ones (en->ar is measured only: `--fit` leaves it out, see NOT_FITTED).
 Answered questions are also checked for a gold span in the answer text.
 
 `--fit` refits the decline model's weights (assistant/evidence.py `_WEIGHTS`) on articles 24-47
@@ -34,7 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import CACHE_DIR, CachedEmbeddings, load_xquad, loadavg, machine, write_json  # noqa: E402
 
-DIRECTIONS = [("en", "en"), ("ar", "ar"), ("ar", "en"), ("es", "en")]
+DIRECTIONS = [("en", "en"), ("ar", "ar"), ("ar", "en"), ("es", "en"), ("en", "ar")]
+# Measured, not fitted: with en->ar among the calibration questions the one cross-language model
+# declines ar->en and es->en questions far less well (ar->en far 0.70 -> 0.62 declined) for a
+# few points of en->ar answered.
+NOT_FITTED = {"en->ar"}
 SAMPLE = 100
 
 
@@ -171,7 +176,9 @@ def fit(results: dict[str, Any], generic: bool = False) -> None:
 
     fields = set(Evidence.__dataclass_fields__)
     data: dict[str, tuple[list[list[float]], list[float]]] = {"shared": ([], []), "cross": ([], [])}
-    for sets in results.values():
+    for key, sets in results.items():
+        if key in NOT_FITTED:
+            continue
         for name, r in sets.items():
             for row in r["rows"]:
                 ev = row["evidence"]
