@@ -1,16 +1,18 @@
 """The HTTP service behind `assistant serve`: JSON endpoints, an OpenAI-compatible chat endpoint and a
 web page, all over one warm Assistant.
 
-One process holds the embedding model, the store and the keyword index open. The facade is not
-thread-safe (the embedding engine and the embedded Chroma client), so every call into it runs in a
-worker thread under one lock; a streamed answer takes the lock for each step of the facade's
-generator and gives it back between pieces, so concurrent answers interleave and the event loop
-never waits on the model.
+One process holds the embedding model, the store and the keyword index open, opened before the
+service reports healthy (the facade is not safe on concurrent *first* use). Every call into it
+runs in a worker thread behind a gate: questions side by side (after the warm-up, concurrent
+questions give the answers a sequential run gives: tests/integration/test_serve.py), an ingest
+alone; a streamed answer holds the gate for each step of the facade's generator and gives it back
+between pieces, so a waiting ingest gets in and the event loop never waits on the model.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hmac
 import ipaddress
@@ -164,23 +166,67 @@ class ChatCompletionRequest(BaseModel):
     source: str | None = Field(None, description="Extension: only sources matching this glob.")
 
 
-# --- serialised access to the facade ---------------------------------------------------------------
+# --- access to the facade: questions side by side, a write alone ----------------------------------
 class Gate:
-    """Runs facade calls in worker threads, one at a time."""
+    """Runs facade calls in worker threads: questions (shared) side by side, an ingest or the
+    warm-up (exclusive) alone, with no question in flight. A waiting write goes before new
+    questions, so a stream of questions cannot starve it."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._writers_waiting = 0
+
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        """Hold the gate alongside other questions."""
+        with self._cond:
+            while self._writer or self._writers_waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the gate alone."""
+        with self._cond:
+            self._writers_waiting += 1
+            try:
+                while self._writer or self._readers:
+                    self._cond.wait()
+            finally:
+                self._writers_waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """`fn(*args, **kwargs)` in a worker thread, under the lock."""
-        return await run_in_threadpool(self._locked, fn, args, kwargs)
+        """`fn(*args, **kwargs)` in a worker thread, holding the gate shared."""
+        return await run_in_threadpool(self._locked, self.shared, fn, args, kwargs)
 
-    def _locked(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
-        with self._lock:
+    async def call_alone(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`fn(*args, **kwargs)` in a worker thread, holding the gate alone."""
+        return await run_in_threadpool(self._locked, self.exclusive, fn, args, kwargs)
+
+    def _locked(
+        self, hold: Callable[[], Any], fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> T:
+        with hold():
             return fn(*args, **kwargs)
 
     async def steps(self, items: Iterator[T]) -> AsyncGenerator[T, None]:
-        """The items of a blocking generator, each `next()` in a worker thread under the lock."""
+        """The items of a blocking generator, each `next()` in a worker thread (gate shared)."""
         try:
             while True:
                 done, item = await run_in_threadpool(self._step, items)
@@ -188,11 +234,11 @@ class Gate:
                     return
                 yield item
         finally:
-            # Closing runs the generator's cleanup: off the event loop, under the lock.
+            # Closing runs the generator's cleanup: off the event loop, under the gate.
             asyncio.get_running_loop().run_in_executor(None, self._close, items)
 
     def _step(self, items: Iterator[T]) -> tuple[bool, Any]:
-        with self._lock:
+        with self.shared():
             try:
                 return False, next(items)
             except StopIteration:
@@ -201,7 +247,7 @@ class Gate:
     def _close(self, items: Iterator[T]) -> None:
         close = getattr(items, "close", None)
         if close is not None:
-            with self._lock:
+            with self.shared():
                 close()
 
 
@@ -243,7 +289,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if warm_up:
-            await gate.call(warm, assistant)
+            await gate.call_alone(warm, assistant)
         yield
 
     app = FastAPI(
@@ -404,7 +450,7 @@ def create_app(
         try:
             if not body.dry_run:  # fail fast on another process's lock, before queueing
                 await run_in_threadpool(_probe_write_lock, assistant)
-            report = await gate.call(
+            report = await gate.call_alone(
                 _ingest_and_rewarm,
                 assistant,
                 body.paths or None,
