@@ -184,9 +184,9 @@ def many_articles(ctx: Ctx, n: int = 12) -> Path:
     return folder
 
 
-def interrupt_ingest(after: float) -> Callable[[Ctx, Case], subprocess.CompletedProcess[bytes]]:
+def interrupt_ingest(after: float, articles: int = 12) -> Callable[[Ctx, Case], subprocess.CompletedProcess[bytes]]:
     def run(ctx: Ctx, case: Case) -> subprocess.CompletedProcess[bytes]:
-        folder = many_articles(ctx)
+        folder = many_articles(ctx, articles)
         proc = subprocess.Popen(
             [sys.executable, "-m", "assistant", "ingest", str(folder)],
             cwd=ctx.tmp,
@@ -750,7 +750,7 @@ CASES: list[Case] = [
     Case("chat-sql-line-survives", "chat", ["chat"], 0, KNOWN_SOURCE, stdin=b"'; DROP TABLE embeddings; --\n" + KNOWN_QUESTION.encode() + b"\n/sources\n"),
     Case("chat-exit", "chat", ["chat"], 0, "", stdin=b"/exit\nnever asked\n"),
     # --- signals -----------------------------------------------------------------------------
-    Case("sigint-during-ingest", "signals", [], 130, "interrupted", run=interrupt_ingest(6.0), adds=True, check=stopped_promptly, timeout=120),
+    Case("sigint-during-ingest", "signals", [], 130, "interrupted", run=interrupt_ingest(6.0, articles=60), adds=True, check=stopped_promptly, timeout=120),
     Case("sigint-at-startup", "signals", [], 130, "interrupted", run=interrupt_ingest(1.0), adds=True, check=stopped_promptly, timeout=120),
     # --- concurrency -------------------------------------------------------------------------
     Case("ingest-while-locked", "concurrency", lambda ctx: ["ingest", str(write(ctx.inp / "a.txt", good_text(30)))], 1, "being written by pid 4242", run=lambda ctx, case: with_lock_held(case.args(ctx))(ctx, case)),  # type: ignore[operator,misc]
