@@ -632,6 +632,9 @@ _REGIONAL_VARIANTS = {
     "nds": "de",
 }
 _ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
+_LETTERS = re.compile(r"[^\W\d_]")
+# Arabic-script letters: the block's letters, not its digits, punctuation or marks.
+_ARABIC_LETTERS = re.compile(r"(?=[^\W\d_])[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
 
 
 def detect_language(text: str) -> str:
@@ -642,11 +645,13 @@ def detect_language(text: str) -> str:
 def guess_language(text: str) -> tuple[str, float]:
     """The text's language (ISO 639-1, "en" when there is nothing to go on) and the detector's
     confidence in it (0 to 1; 1 for a text mostly in Arabic script)."""
-    letters = [ch for ch in text[:5000] if ch.isalpha()]
+    head = text[:5000]
+    # Counted by the regex engine, not per character in Python (3 ms a document before).
+    letters = len(_LETTERS.findall(head))
     if not letters:
         return "en", 0.0
-    arabic = sum(1 for ch in letters if _ARABIC.match(ch))
-    if arabic / len(letters) > 0.3:
+    arabic = len(_ARABIC_LETTERS.findall(head))
+    if arabic / letters > 0.3:
         return "ar", 1.0
     sample = " ".join(text[:1000].split())
     try:

@@ -154,6 +154,8 @@ def measure(size: int, env: dict[str, str], corpus: Path, data_dir: Path, server
         "wall_s": round(wall, 1),
         "embed_s": round(report["embed_seconds"], 1),
         "pipeline_ms_per_chunk": round(1000 * pipeline / max(added, 1), 2),
+        "unchanged_files": report.get("unchanged", 0),
+        "pipeline_s": round(pipeline, 2),
         "load": [load0, loadavg()],
     }
     assistant = Assistant(Settings(data_dir=data_dir, embeddings="openai",
@@ -205,6 +207,11 @@ def measure(size: int, env: dict[str, str], corpus: Path, data_dir: Path, server
                        "ingest_s": rep["seconds"], "reading_s": round(reading, 2),
                        "beyond_reading_ms_per_file": round(1000 * (rep["seconds"] - reading) / len(files), 3),
                        "cli_wall_s": round(wall_re, 1)}
+    # The folder ingest above also re-read the files already stored; net of that (at the
+    # re-ingest's own cost per unchanged file, same run), what the new chunks cost.
+    per_unchanged = rep["seconds"] / max(len(files), 1)
+    net = out["ingest"]["pipeline_s"] - out["ingest"]["unchanged_files"] * per_unchanged
+    out["ingest"]["pipeline_ms_per_new_chunk"] = round(1000 * net / max(added, 1), 2)
     return out
 
 
@@ -229,6 +236,7 @@ def markdown(results: dict[str, Any]) -> str:
         line("ingest: articles / chunks added", lambda r: f"{r['ingest']['articles_added']} / {r['ingest']['chunks_added']}", ""),
         line("ingest wall (s) / of which embedding (s)", lambda r: f"{r['ingest']['wall_s']} / {r['ingest']['embed_s']}", ""),
         line("pipeline ingest cost (ms per chunk, writes included)", lambda r: r["ingest"]["pipeline_ms_per_chunk"], "≤ 5"),
+        line("the same net of re-reading the files already stored (at the re-ingest's cost per file)", lambda r: r["ingest"].get("pipeline_ms_per_new_chunk", "—"), "≤ 5"),
         line("floor: cold Python opening Chroma + one query (s, median)", lambda r: r["cold"]["floor_s"], ""),
         line("cold `assistant search` (s, median) / ratio to floor", lambda r: f"{r['cold']['search_s']} / {r['cold']['search_ratio']}", "≤ 1.3×"),
         line("cold `assistant ask --provider extractive` (s) / ratio", lambda r: f"{r['cold']['ask_s']} / {r['cold']['ask_ratio']}", "≤ 1.3×"),
