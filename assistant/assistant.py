@@ -230,7 +230,10 @@ class Assistant:
                 standalone, k, source=source, query_vector=query_vector, index=index
             )
         timings = {"retrieve": elapsed_ms(t_retrieve)}
-        lang = question_language(question)
+        # The question's language, detected once: it chooses the decline mode (None: unknown)
+        # and the reply's language (English when unknown).
+        asked_in = checked_language(standalone)
+        lang = (asked_in or "en") if standalone == question else question_language(question)
         # The sentences of the retrieved chunks, scored: the evidence the decline decision weighs
         # (for every provider) and what the extractive answer quotes.
         from .sentences import split_hits
@@ -250,7 +253,7 @@ class Assistant:
                 candidates,
                 index.idf_for(standalone),
                 len(index),
-                checked_language(standalone),
+                asked_in,
                 # A --source filter leaves too few passages for a typical one to stand out from.
                 filtered=source is not None,
             ),

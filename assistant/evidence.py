@@ -197,10 +197,7 @@ def checked_language(text: str) -> str | None:
     lang, confidence = guess_language(text)
     if confidence < MIN_LANGUAGE_CONFIDENCE:
         return None
-    scripts: dict[str, int] = {}
-    for ch in letters:
-        script = _script(ch)
-        scripts[script] = scripts.get(script, 0) + 1
+    scripts = _script_shares(text)
     dominant = max(scripts, key=lambda k: scripts[k])
     if dominant not in _SCRIPTS.get(lang, {"LATIN"}):
         return None

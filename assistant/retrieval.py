@@ -341,8 +341,6 @@ class HybridSearch:
         """A language's top `n` by exact cosine over its vectors in memory."""
         import numpy as np
 
-        from .store import Match
-
         ids, matrix = self._memory[lang][1], self._memory[lang][2]
         q = np.asarray(query_vector, dtype=np.float32)
         sims = matrix @ (q / max(float(np.linalg.norm(q)), 1e-12))
@@ -352,11 +350,8 @@ class HybridSearch:
         for i in top[np.argsort(-sims[top])]:
             cid = ids[int(i)]
             held = index.held_chunk(cid) if index is not None else None
-            if held is None:
-                continue
-            path, version, language = held
-            meta = {"path": path, "version": version, "language": language, _PLACEHOLDER: True}
-            out.append(Match(cid, "", meta, float(sims[int(i)])))
+            if held is not None:  # ids come from the index, so only a concurrent change drops one
+                out.append(_placeholder(cid, held, float(sims[int(i)])))
         return out
 
     def _query(self, query_vector: Any, n: int, where: dict[str, Any] | None) -> list[Any]:
@@ -380,9 +375,7 @@ class HybridSearch:
         for cid, sim in found:
             held = placed[cid]
             if held is not None:
-                path, version, language = held
-                meta = {"path": path, "version": version, "language": language, _PLACEHOLDER: True}
-                out.append(Match(cid, "", meta, sim))
+                out.append(_placeholder(cid, held, sim))
             elif cid in others:
                 text, meta = others[cid]
                 out.append(Match(cid, text, meta, sim))
@@ -479,6 +472,16 @@ _MIN_GROUP = 5
 _SMALL_LANGUAGE = 500
 # Vectors read per Chroma call when a language is loaded into memory.
 _VECTOR_BATCH = 5000
+
+
+def _placeholder(cid: str, held: tuple[str, str, str], similarity: float) -> Any:
+    """A dense candidate placed by the keyword index (path, version, language), its row not
+    fetched yet (`HybridSearch._complete` fetches it if it is returned)."""
+    from .store import Match
+
+    path, version, language = held
+    meta = {"path": path, "version": version, "language": language, _PLACEHOLDER: True}
+    return Match(cid, "", meta, similarity)
 
 
 def reading(store: Any) -> Any:

@@ -649,20 +649,9 @@ class Store:
         self, vector: Sequence[float], n: int, where: dict[str, Any] | None = None
     ) -> list[Match]:
         """Nearest chunks by cosine similarity."""
-        return self._query(self.chunks(), vector, n, where)
-
-    def _query(
-        self, collection: Any, vector: Sequence[float], n: int, where: dict[str, Any] | None
-    ) -> list[Match]:
-        if collection is None or n <= 0:
+        res = self._nearest(vector, n, where, ["documents", "metadatas", "distances"])
+        if res is None:
             return []
-        with map_errors("Chroma"):
-            res = collection.query(
-                query_embeddings=[list(map(float, vector))],
-                n_results=n,
-                where=where or None,
-                include=["documents", "metadatas", "distances"],
-            )
         return [
             Match(row_id, text or "", dict(meta or {}), 1.0 - float(dist))
             for row_id, text, meta, dist in zip(
@@ -675,17 +664,24 @@ class Store:
     ) -> list[tuple[str, float]]:
         """Nearest chunk ids with their cosine similarity, no rows (`query` without the texts and
         metadata: fetching those for a few hundred candidates costs more than the search)."""
+        res = self._nearest(vector, n, where, ["distances"])
+        if res is None:
+            return []
+        return [(row_id, 1.0 - float(dist)) for row_id, dist in zip(res["ids"][0], res["distances"][0])]
+
+    def _nearest(
+        self, vector: Sequence[float], n: int, where: dict[str, Any] | None, include: list[str]
+    ) -> Any:
         collection = self.chunks()
         if collection is None or n <= 0:
-            return []
+            return None
         with map_errors("Chroma"):
-            res = collection.query(
+            return collection.query(
                 query_embeddings=[list(map(float, vector))],
                 n_results=n,
                 where=where or None,
-                include=["distances"],
+                include=include,
             )
-        return [(row_id, 1.0 - float(dist)) for row_id, dist in zip(res["ids"][0], res["distances"][0])]
 
     def rows_by_id(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
         """Some chunks' (text, metadata) by id; ids not stored are absent."""
