@@ -48,6 +48,10 @@ from common import loadavg, machine, percentile, write_json  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
+sys.path.insert(0, str(ROOT))
+
+from tests.processes import stop  # noqa: E402
+
 DEV_SET = ROOT / "tests" / "data" / "seed_qa_dev.jsonl"
 DIM = 384
 WORDS_PER_CHUNK = 150
@@ -105,11 +109,7 @@ class Service:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop(self.proc, timeout=20)
 
 
 class FakeEmbeddingServer:
@@ -141,11 +141,7 @@ class FakeEmbeddingServer:
         }
 
     def __exit__(self, *exc: object) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop(self.proc, timeout=20)
 
 
 def xquad_questions(n: int = 26) -> list[str]:

@@ -11,8 +11,11 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.processes import stop
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -105,11 +108,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     try:
         yield "127.0.0.1", port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, timeout=10)
         log.close()
 
 
@@ -120,3 +119,13 @@ def openai_server() -> Iterator[object]:
 
     with FakeOpenAIServer() as server:
         yield server
+
+
+def use_llm_server(monkeypatch: pytest.MonkeyPatch, server: Any, *, retries: int, timeout: float) -> None:
+    """Point the assistant at an OpenAI-protocol server (model `gpt-test`, provider openai)."""
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", server.api_key)
+    monkeypatch.setenv("ASSISTANT_MODEL", "gpt-test")
+    monkeypatch.setenv("ASSISTANT_PROVIDER", "openai")
+    monkeypatch.setenv("ASSISTANT_MAX_RETRIES", str(retries))
+    monkeypatch.setenv("ASSISTANT_TIMEOUT", str(timeout))

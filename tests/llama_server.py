@@ -25,6 +25,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.processes import stop
+
 # Read at import: the tests' isolated environment clears ASSISTANT_* before each test.
 ENV = {
     name: os.environ.get(name, "")
@@ -157,13 +159,8 @@ class LlamaServer:
             time.sleep(0.5)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        if self.proc is not None:
+            stop(self.proc)
         self.proc = None
 
     def __enter__(self) -> LlamaServer:

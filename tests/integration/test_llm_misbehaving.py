@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from assistant import Assistant
 from assistant.answering import DECLINE_TOKEN, decline_message
 from assistant.cli import app
-from tests.conftest import free_port
+from tests.conftest import free_port, use_llm_server
 from tests.integration.test_openai_provider import (
     QUESTION,
     assert_no_traceback,
@@ -51,12 +51,7 @@ def ask_json(*args: str) -> dict[str, Any]:
 
 @pytest.fixture()
 def llm_env(openai_server: Any, seeded_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", openai_server.api_key)
-    monkeypatch.setenv("ASSISTANT_MODEL", "gpt-test")
-    monkeypatch.setenv("ASSISTANT_PROVIDER", "openai")
-    monkeypatch.setenv("ASSISTANT_MAX_RETRIES", "0")
-    monkeypatch.setenv("ASSISTANT_TIMEOUT", "10")
+    use_llm_server(monkeypatch, openai_server, retries=0, timeout=10)
     openai_server.set_responder(quoting_responder)
     return openai_server
 

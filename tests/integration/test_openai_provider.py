@@ -15,6 +15,7 @@ from assistant import Assistant
 from assistant.answering import DECLINE_TOKEN, Answer, decline_message
 from assistant.chunking import count_tokens
 from assistant.cli import app
+from tests.conftest import use_llm_server
 
 pytestmark = pytest.mark.integration
 
@@ -66,12 +67,7 @@ def ask_cli(*args: str) -> Any:
 @pytest.fixture()
 def llm_env(openai_server: Any, seeded_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Settings pointing at the fake server; the seeded store; small retries and timeout."""
-    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", openai_server.api_key)
-    monkeypatch.setenv("ASSISTANT_MODEL", "gpt-test")
-    monkeypatch.setenv("ASSISTANT_PROVIDER", "openai")
-    monkeypatch.setenv("ASSISTANT_MAX_RETRIES", "2")
-    monkeypatch.setenv("ASSISTANT_TIMEOUT", "3")
+    use_llm_server(monkeypatch, openai_server, retries=2, timeout=3)
     openai_server.set_responder(quoting_responder)
     return openai_server
 

@@ -24,6 +24,7 @@ from assistant import Assistant, Settings
 from assistant.documents import load_document
 from assistant.store import Store
 from tests.conftest import ROOT, SEEDS, TEST_DATA, free_port
+from tests.processes import stop
 
 pytestmark = pytest.mark.integration
 
@@ -78,13 +79,8 @@ class ServeProcess:
             time.sleep(0.25)
 
     def __exit__(self, *exc: object) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop(self.proc)
         self._log.close()
 
     def log(self) -> str:

@@ -20,6 +20,7 @@ import pytest
 from assistant.documents import load_document
 from tests.conftest import ROOT
 from tests.integration.test_serve import QUESTION, ServeProcess, copy_store
+from tests.processes import stop
 
 pytestmark = pytest.mark.integration
 
@@ -132,11 +133,7 @@ def browser() -> Iterator[str]:
     try:
         yield endpoint
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, timeout=10)
         proc.stderr.close()
         shutil.rmtree(profile, ignore_errors=True)
 
