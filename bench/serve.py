@@ -11,12 +11,7 @@ Measured, after the service reports healthy (model, store and keyword index open
 - concurrent: `clients` threads, each asking every question once (rotated), started together:
   questions per second, and the latency each request saw.
 
-With `--synthetic N`, N synthetic chunks (random unit vectors, texts drawn from the seeds'
-words, half English half Arabic; like bench/search_latency.py) are written into the store next to
-the seeds and everything is measured again: the seed questions then search, and the keyword index
-covers, a store of N + the seed chunks. Answers still come from the seed articles.
-
-With `--scale-store DIR`, the store is instead the one `bench/scale.py --build-only --workdir DIR`
+With `--scale-store DIR`, the store is the one `bench/scale.py --build-only --workdir DIR`
 built in DIR/store (~100k synthetic chunks, XQuAD English/Arabic words), served with the
 embeddings it was built with: `ASSISTANT_EMBEDDINGS=openai` against tests/openai_server.py
 (384-d hashed vectors) run in its own process on 127.0.0.1. The questions are then 26 XQuAD
@@ -30,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -54,8 +48,6 @@ from tests.processes import stop  # noqa: E402
 
 DEV_SET = ROOT / "tests" / "data" / "seed_qa_dev.jsonl"
 DIM = 384
-WORDS_PER_CHUNK = 150
-CHUNKS_PER_DOC = 10
 
 
 def questions() -> list[str]:
@@ -288,52 +280,6 @@ def measure(url: str, pid: int, qs: list[str], rounds: int, clients: int) -> dic
     }
 
 
-def add_synthetic(data_dir: Path, n: int, seed: int = 7) -> float:
-    """Write n synthetic chunks next to the seeds (no embedding: random unit vectors)."""
-    from assistant.config import Settings
-    from assistant.embeddings import LOCAL_MODEL_ID
-    from assistant.store import Store
-
-    text = " ".join(p.read_text(encoding="utf-8") for p in sorted(SEEDS.iterdir()))
-    words = {
-        "ar": np.array(re.findall(r"[\u0600-\u06ff]+", text), dtype=object),
-        "en": np.array(re.findall(r"[A-Za-z]+", text), dtype=object),
-    }
-    rng = np.random.default_rng(seed)
-    store = Store(Settings(data_dir=data_dir), LOCAL_MODEL_ID, DIM)
-    collection = store.chunks(create=True)
-    batch = store._batch_size()  # noqa: SLF001 - Chroma's limit, as the product uses it
-    t0 = time.perf_counter()
-    with store.write_lock():
-        for lo in range(0, n, batch):
-            hi = min(n, lo + batch)
-            ids, docs, metas = [], [], []
-            for i in range(lo, hi):
-                doc, part = divmod(i, CHUNKS_PER_DOC)
-                lang = "ar" if doc % 2 else "en"
-                body = " ".join(words[lang][rng.integers(0, len(words[lang]), WORDS_PER_CHUNK)])
-                ids.append(f"syn{doc:06d}-c{part:05d}")
-                docs.append(body)
-                metas.append(
-                    {
-                        "source": f"synthetic/doc{doc:06d}.txt",
-                        "path": f"/synthetic/doc{doc:06d}.txt",
-                        "title": f"Synthetic document {doc}",
-                        "language": lang,
-                        "sha256": "0" * 64,
-                        "chunk_index": part,
-                        "start": part * 1000,
-                        "end": part * 1000 + len(body),
-                        "tokens": 220,
-                    }
-                )
-            vecs = rng.standard_normal((hi - lo, DIM)).astype(np.float32)
-            vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-            collection.add(ids=ids, documents=docs, metadatas=metas, embeddings=vecs)
-        store.bump_version()
-    return time.perf_counter() - t0
-
-
 def chunk_count(url: str) -> int:
     return sum(s["chunks"] for s in httpx.get(f"{url}/sources", timeout=60).json()["sources"])
 
@@ -342,9 +288,6 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3, help="sequential passes over the questions")
     ap.add_argument("--clients", type=int, default=8, help="concurrent clients")
-    ap.add_argument(
-        "--synthetic", type=int, default=0, help="then add N synthetic chunks, measure again"
-    )
     ap.add_argument(
         "--scale-store",
         type=Path,
@@ -367,20 +310,13 @@ def main() -> None:
             [sys.executable, "-m", "assistant.cli", "ingest", str(SEEDS), "--json"],
             cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
         )  # fmt: skip
-        stores = [("seeds", 0)] + (
-            [(f"seeds+{args.synthetic}", args.synthetic)] if args.synthetic else []
-        )
-        for name, extra in stores:
-            insert_s = add_synthetic(data_dir, extra) if extra else 0.0
-            with Service(data_dir) as service:
-                print(f"measuring {name}", file=sys.stderr, flush=True)
-                figures = measure(service.url, service.proc.pid, qs, args.rounds, args.clients)
-                figures["chunks"] = chunk_count(service.url)
-                figures["startup_to_healthy_s"] = round(service.startup_s, 2)
-                if extra:
-                    figures["synthetic_insert_s"] = round(insert_s, 1)
-            results["stores"][name] = figures
-            print(json.dumps({name: figures}, indent=2), file=sys.stderr, flush=True)
+        with Service(data_dir) as service:
+            print("measuring seeds", file=sys.stderr, flush=True)
+            figures = measure(service.url, service.proc.pid, qs, args.rounds, args.clients)
+            figures["chunks"] = chunk_count(service.url)
+            figures["startup_to_healthy_s"] = round(service.startup_s, 2)
+        results["stores"]["seeds"] = figures
+        print(json.dumps({"seeds": figures}, indent=2), file=sys.stderr, flush=True)
     results["loadavg_after"] = loadavg()
     write_json(args.json, results)
     print(markdown(results))
