@@ -14,6 +14,7 @@ from pathlib import Path
 
 from assistant import formats
 from assistant.errors import DocumentError
+from assistant.text import LETTER
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".html", ".htm", ".pdf", ".docx"}
 
@@ -631,8 +632,6 @@ _REGIONAL_VARIANTS = {
     "bar": "de",
     "nds": "de",
 }
-_ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
-_LETTERS = re.compile(r"[^\W\d_]")
 # Arabic-script letters: the block's letters, not its digits, punctuation or marks.
 _ARABIC_LETTERS = re.compile(r"(?=[^\W\d_])[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
 
@@ -647,7 +646,7 @@ def guess_language(text: str) -> tuple[str, float]:
     confidence in it (0 to 1; 1 for a text mostly in Arabic script)."""
     head = text[:5000]
     # Counted by the regex engine, not per character in Python (3 ms a document before).
-    letters = len(_LETTERS.findall(head))
+    letters = len(LETTER.findall(head))
     if not letters:
         return "en", 0.0
     arabic = len(_ARABIC_LETTERS.findall(head))

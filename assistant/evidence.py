@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .text import ascii_digits, tokenize
+from .text import LETTER, ascii_digits, tokenize
 
 if TYPE_CHECKING:
     from .retrieval import Hit
@@ -133,7 +133,6 @@ _MONTHS = re.compile(
 )
 _DIGIT = re.compile(r"\d")
 _FIGURE = re.compile(r"\d+(?:[.,]\d+)*")
-_LETTER = re.compile(r"[^\W\d_]")
 # A name: a capitalised word inside a sentence (cased scripts only), or an all-caps acronym.
 _NAME = re.compile(r"(?<![.!?¿¡:]\s)(?<!^)\b[A-ZÀ-ÞΑ-ΩА-Я][\w'’-]*|\b[A-Z]{2,}\b")
 
@@ -175,7 +174,7 @@ def _script(ch: str) -> str:
 def _script_shares(text: str) -> dict[str, float]:
     """Each script's share of a text's letters."""
     counts: dict[str, int] = {}
-    letters = _LETTER.findall(text)
+    letters = LETTER.findall(text)
     for ch in letters:
         script = _script(ch)
         counts[script] = counts.get(script, 0) + 1
@@ -191,7 +190,7 @@ def checked_language(text: str) -> str | None:
     """
     from .documents import guess_language
 
-    letters = _LETTER.findall(text)
+    letters = LETTER.findall(text)
     if len(letters) < 2:
         return None
     lang, confidence = guess_language(text)

@@ -7,6 +7,8 @@ import re
 import unicodedata
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+# A letter in any script (a word character that is no digit and no underscore).
+LETTER = re.compile(r"[^\W\d_]")
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 _AR_DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 _AR_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال")
