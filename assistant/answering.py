@@ -31,6 +31,7 @@ from .evidence import (  # noqa: F401 - re-exported
 from .text import tokenize
 
 if TYPE_CHECKING:
+    from .alignment import Aligner
     from .config import Settings
     from .retrieval import Hit
     from .sentences import Sentence
@@ -105,6 +106,7 @@ class Candidate:
     similarity: float
     score: float = 0.0
     coverage: float = 0.0  # local-idf share of the question's words in the sentence (+ antecedent)
+    aligned: float = 0.0  # word alignment with the question, for a sentence in another language
     antecedent: Candidate | None = None
     heading: bool = False
 
@@ -135,6 +137,9 @@ class ExtractiveAnswerer:
     SENTENCE_WEIGHT = 1.0
     SENTENCE_SCALE = 0.045  # cosine units per point of score
     KEYWORD_WEIGHT = 0.7
+    # Score points per unit of word alignment (`alignment`) for sentences in another language
+    # than the question's, where words cannot be compared as they are.
+    ALIGN_WEIGHT = 20.0
     HEADING_PENALTY = 1.5
     MARGIN = 2.5
     # A second sentence that shares no word with the question (always so across languages) is
@@ -158,9 +163,19 @@ class ExtractiveAnswerer:
         return compose(picked, hits, language)
 
     def candidates(
-        self, question: str, hits: Sequence[Hit], sentences: Sequence[Sentence], similarities: Any
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        sentences: Sequence[Sentence],
+        similarities: Any,
+        language: str | None = None,
+        aligner: Aligner | None = None,
     ) -> list[Candidate]:
-        """Every sentence of the retrieved chunks, scored."""
+        """Every sentence of the retrieved chunks, scored.
+
+        With the question's `language` and an `aligner`, sentences in other languages are also
+        weighed by their word alignment with the question (against their own language only).
+        """
         if not hits or not sentences:
             return []
         cands = [Candidate(s, float(x)) for s, x in zip(sentences, similarities)]
@@ -190,6 +205,10 @@ class ExtractiveAnswerer:
         total = sum(weights.values())
         for c, toks in zip(cands, token_sets):
             c.coverage = sum(weights[t] for t in q_terms if t in toks) / total if total else 0.0
+        if aligner is not None and language is not None:
+            other = [i for i, c in enumerate(cands) if c.sentence.language != language]
+            for i, value in zip(other, aligner.scores([contexts[i] for i in other])):
+                cands[i].aligned = value
         # Similarity and words weigh sentences within a language; across languages only the
         # chunks' fused scores (retrieval put them on one scale) decide. So each sentence is
         # measured from the best sentence of its own language, plus its chunk's standing.
@@ -198,6 +217,7 @@ class ExtractiveAnswerer:
             own.append(
                 self.SENTENCE_WEIGHT * c.similarity / self.SENTENCE_SCALE
                 + self.KEYWORD_WEIGHT * c.coverage / 0.25
+                + self.ALIGN_WEIGHT * c.aligned
                 - (self.HEADING_PENALTY if c.heading else 0.0)
             )
         best_own: dict[str, float] = {}

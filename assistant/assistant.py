@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from .alignment import Aligner, rerank
 from .answering import Answer, ExtractiveAnswerer, compose, elapsed_ms, is_decline_text
 from .citations import Citation, verify_citations
 from .config import Settings, load_settings
@@ -89,6 +90,16 @@ class Assistant:
             path = cache_file_for(self.settings.resolved_cache_dir(), model_id)
             self._sentence_vectors = SentenceVectors(self.embeddings, path)
         return self._sentence_vectors
+
+    def _aligner(self, question: str, language: str | None, hits: Sequence[Hit]) -> Aligner | None:
+        """Word alignment for a question with passages in another language (None: not needed).
+
+        Measured with e5-small only: with other embedding models passages keep their order."""
+        if language is None or all(h.language == language for h in hits):
+            return None
+        if weights_for(self.embeddings.model_id) != "e5":
+            return None
+        return Aligner(question, self.sentence_vectors.words)
 
     @property
     def extractive(self) -> ExtractiveAnswerer:
@@ -234,6 +245,10 @@ class Assistant:
         # and the reply's language (English when unknown).
         asked_in = checked_language(standalone)
         lang = (asked_in or "en") if standalone == question else question_language(question)
+        # Passages in another language than the question's share no words with it: their words
+        # are compared through the model's word vectors instead (`alignment`).
+        aligner = self._aligner(standalone, asked_in, hits)
+        hits = rerank(hits, asked_in, aligner)
         # The sentences of the retrieved chunks, scored: the evidence the decline decision weighs
         # (for every provider) and what the extractive answer quotes.
         from .sentences import split_hits
@@ -245,7 +260,7 @@ class Assistant:
             else []
         )
         extractive = self.extractive
-        candidates = extractive.candidates(standalone, hits, sentences, sims)
+        candidates = extractive.candidates(standalone, hits, sentences, sims, asked_in, aligner)
         evidence = scored(
             assess(
                 standalone,

@@ -80,11 +80,14 @@ class SentenceVectors:
         self._lock = threading.Lock()
         self.embedded = 0  # sentences this process had to embed (for tests and benchmarks)
 
-    def vectors(self, texts: Sequence[str]) -> Any:
-        """A float32 (n, dim) array of unit vectors, in the order of `texts`."""
+    def vectors(self, texts: Sequence[str], *, query: bool = False) -> Any:
+        """A float32 (n, dim) array of unit vectors, in the order of `texts`.
+
+        `query`: embedded as queries (single words, for `alignment`), cached apart from passages.
+        """
         import numpy as np
 
-        keys = [self._key(t) for t in texts]
+        keys = [self._key(t, query) for t in texts]
         with self._lock:
             found: dict[bytes, Any] = {k: self._memory[k] for k in keys if k in self._memory}
             missing = [k for k in dict.fromkeys(keys) if k not in found]
@@ -93,7 +96,10 @@ class SentenceVectors:
             todo = [k for k in dict.fromkeys(keys) if k not in found]
         if todo:
             by_key = dict(zip(keys, texts))
-            fresh = self.embeddings.embed_passages_array([by_key[k] for k in todo])
+            embed = (
+                self.embeddings.embed_queries_array if query else self.embeddings.embed_passages_array
+            )
+            fresh = embed([by_key[k] for k in todo])
             fresh = np.asarray(fresh, dtype=np.float32)
             self.embedded += len(todo)
             with self._lock:
@@ -108,8 +114,13 @@ class SentenceVectors:
             return np.zeros((0, 0), dtype=np.float32)
         return np.vstack([found[k] for k in keys]).astype(np.float32, copy=False)
 
-    def _key(self, text: str) -> bytes:
-        return hashlib.sha1(f"{self.model_id}\0{text}".encode("utf-8", "surrogatepass")).digest()
+    def words(self, words: Sequence[str]) -> Any:
+        """Query vectors of single words (see `alignment`)."""
+        return self.vectors(words, query=True)
+
+    def _key(self, text: str, query: bool = False) -> bytes:
+        kind = "\0query" if query else ""
+        return hashlib.sha1(f"{self.model_id}{kind}\0{text}".encode("utf-8", "surrogatepass")).digest()
 
     # --- the disk cache ----------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection | None:

@@ -1,0 +1,94 @@
+"""Words compared across languages, through the embedding model's vectors of single words.
+
+A question asked in one language about passages in another shares no words with them, so the
+keyword evidence that ranks chunks and sentences within a language is silent across languages.
+The multilingual embedding model places a word near its translations (measured with e5-small:
+"الماء" is nearest to "water" at 0.92, "river" follows at 0.87), so each word of the question can be
+looked for in a passage by its nearest word there. The alignment of a passage is the mean, over the
+question's words, of that nearest similarity. It ranks passages and sentences of one language
+against each other; it never compares one language with another (its level differs by pair).
+
+Word vectors are embedded on first use (the words of the few chunks a question retrieves) and kept
+in the sentence cache, keyed apart from sentences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from .text import tokenize
+
+if TYPE_CHECKING:
+    from .retrieval import Hit
+
+# Score points per unit of alignment when chunks of one language are ranked against each other
+# (a fused score spans a few points across the retrieved chunks). Fitted on XQuAD articles 24-47,
+# ar->en and es->en; see bench/RESULTS.md.
+CHUNK_WEIGHT = 16.0
+MAX_WORDS = 400  # words per passage looked at (a chunk is ~300 tokens)
+
+Vectors = Callable[[Sequence[str]], Any]
+
+
+def words(text: str) -> list[str]:
+    """The distinct keyword tokens of a text, without bare numbers (figures match as figures)."""
+    return [t for t in dict.fromkeys(tokenize(text)) if not t.isdigit()][:MAX_WORDS]
+
+
+class Aligner:
+    """Alignment of texts with one question; word vectors fetched in one batch per call."""
+
+    def __init__(self, question: str, vectors: Vectors) -> None:
+        self.vectors = vectors
+        self.question_words = words(question)
+        self._q: Any = None
+
+    def scores(self, texts: Sequence[str]) -> list[float]:
+        """For each text, the mean over the question's words of the nearest word's similarity."""
+        import numpy as np
+
+        if not self.question_words or not texts:
+            return [0.0] * len(texts)
+        per_text = [words(t) for t in texts]
+        vocab = list(dict.fromkeys(self.question_words + [w for ws in per_text for w in ws]))
+        matrix = np.asarray(self.vectors(vocab), dtype=np.float32)
+        row = {w: i for i, w in enumerate(vocab)}
+        q = matrix[[row[w] for w in self.question_words]]
+        out = []
+        for ws in per_text:
+            if not ws:
+                out.append(0.0)
+                continue
+            sims = q @ matrix[[row[w] for w in ws]].T
+            out.append(float(sims.max(axis=1).mean()))
+        return out
+
+
+def rerank(hits: Sequence[Hit], language: str | None, aligner: Aligner | None) -> list[Hit]:
+    """The hits, those in another language than the question's reordered among themselves.
+
+    Within each such language a chunk's fused score plus CHUNK_WEIGHT times its alignment decides
+    the order; the chunks then take that language's scores in their new order, so a language is
+    never lifted over another (alignment levels differ by language pair). Hits in the question's
+    language, or of a question whose language is unknown, keep their places.
+    """
+    if aligner is None or language is None or len(hits) < 2:
+        return list(hits)
+    groups: dict[str, list[int]] = {}
+    for i, h in enumerate(hits):
+        if h.language != language:
+            groups.setdefault(h.language, []).append(i)
+    groups = {lang: idx for lang, idx in groups.items() if len(idx) > 1}
+    if not groups:
+        return list(hits)
+    todo = [i for idx in groups.values() for i in idx]
+    values = dict(zip(todo, aligner.scores([hits[i].text for i in todo])))
+    out = list(hits)
+    for idx in groups.values():
+        ranked = sorted(idx, key=lambda i: -(hits[i].score + CHUNK_WEIGHT * values[i]))
+        scores = sorted((hits[i].score for i in idx), reverse=True)
+        for place, i, score in zip(sorted(idx), ranked, scores):
+            out[place] = replace(hits[i], score=score)
+    return out

@@ -1,0 +1,92 @@
+"""Words compared across languages (assistant/alignment.py): the alignment score, the reordering
+of passages in another language than the question's, and its use in the extractive sentence
+choice, each with a before/after case. Word vectors are fakes here: a word and its "translation"
+share one axis; the real model's word vectors are checked in tests/integration/test_cross_lingual.py.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from assistant.alignment import Aligner, rerank, words
+from assistant.answering import ExtractiveAnswerer
+from assistant.config import Settings
+from assistant.retrieval import Hit
+from assistant.sentences import split_hits
+
+# "population" ~ "سكان", "city" ~ "مدينة"; every other word points its own way.
+_AXES = {"population": 0, "سكان": 0, "city": 1, "مدينه": 1, "river": 2, "lake": 3, "flow": 4,
+         "mild": 5, "weather": 6, "count": 7, "people": 8, "live": 9, "town": 10, "bridge": 11}
+
+
+def fake_vectors(ws: list[str]) -> np.ndarray:
+    out = np.zeros((len(ws), 64), np.float32)
+    for i, w in enumerate(ws):
+        out[i, _AXES.get(w, 12 + zlib.crc32(w.encode()) % 50)] = 1.0
+    return out
+
+
+def hit(text: str, *, lang: str, score: float, path: str = "/a.txt", start: int = 0) -> Hit:
+    return Hit(chunk_id=f"{path}-{start}", text=text, source=path.strip("/"), path=path, title="T",
+               language=lang, start=start, end=start + len(text), score=score, similarity=0.8,
+               keyword=0.0, dense_z=2.0)
+
+
+QUESTION = "ما عدد سكان المدينة؟"  # how many people live in the city?
+
+
+def test_alignment_finds_the_question_words_translations() -> None:
+    aligner = Aligner(QUESTION, fake_vectors)
+    with_them, without = aligner.scores(["The city's population grew.", "The river flows into the lake."])
+    assert with_them > without
+    assert Aligner("", fake_vectors).scores(["anything"]) == [0.0]
+    assert words("In 2019 the 3 cities") == ["city"]  # no bare numbers, no stopwords
+
+
+def test_passages_in_another_language_are_reordered_by_alignment() -> None:
+    # Before: the English chunk about the river ranked first among the English chunks.
+    river = hit("The river flows into the lake.", lang="en", score=2.0, path="/r.txt")
+    city = hit("The city's population grew to two million.", lang="en", score=1.8, path="/c.txt")
+    same = hit("يبلغ عدد السكان مليوني نسمة.", lang="ar", score=1.9, path="/ar.txt")
+    out = rerank([river, same, city], "ar", Aligner(QUESTION, fake_vectors))
+    # After: the aligned English chunk takes the best English place and score; the Arabic
+    # chunk (the question's language) keeps its place, and no English chunk gains a score
+    # the English chunks did not have (a language is never lifted over another).
+    assert [h.path for h in out] == ["/c.txt", "/ar.txt", "/r.txt"]
+    assert [h.score for h in out] == [2.0, 1.9, 1.8]
+
+
+def test_reordering_needs_a_known_question_language_and_two_passages_of_a_language() -> None:
+    a = hit("The river flows into the lake.", lang="en", score=2.0, path="/r.txt")
+    b = hit("The city's population grew.", lang="en", score=1.8, path="/c.txt")
+    aligner = Aligner(QUESTION, fake_vectors)
+    assert rerank([a, b], None, aligner) == [a, b]
+    assert rerank([a, b], "ar", None) == [a, b]
+    assert rerank([a, b], "en", aligner) == [a, b]  # same language: words compare as they are
+    lone = hit("يبلغ عدد السكان مليوني نسمة.", lang="ar", score=1.9, path="/ar.txt")
+    assert rerank([a, lone], "fr", aligner) == [a, lone]
+
+
+def test_sentence_in_another_language_is_chosen_by_its_words_translations() -> None:
+    # One English chunk, two sentences; the river sentence is slightly closer to the Arabic
+    # question by raw cosine. Before (no aligner): it is quoted. After: the population one.
+    h = hit("The river flows into the lake. The city's population is two million.", lang="en", score=1.0)
+    sents = split_hits([h])
+    sims = np.array([0.82, 0.81], np.float32)
+    a = ExtractiveAnswerer(Settings(extractive_sentences=1), "test-model")
+    before = a.pick(a.candidates(QUESTION, [h], sents, sims))
+    after = a.pick(a.candidates(QUESTION, [h], sents, sims, "ar", Aligner(QUESTION, fake_vectors)))
+    assert "river" in before[0].sentence.text
+    assert "population" in after[0].sentence.text
+    assert after[0].aligned > 0
+
+
+def test_sentences_in_the_questions_language_are_not_aligned() -> None:
+    h = hit("The river flows. The city's population grew.", lang="en", score=1.0)
+    sents = split_hits([h])
+    a = ExtractiveAnswerer(Settings(), "test-model")
+    cands = a.candidates("city population", [h], sents, np.array([0.8, 0.8], np.float32), "en",
+                         Aligner("city population", fake_vectors))
+    assert all(c.aligned == 0.0 for c in cands)
