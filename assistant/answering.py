@@ -243,9 +243,12 @@ class ExtractiveAnswerer:
         order = sorted(cands, key=lambda c: -c.score)
         first = order[0]
         chosen: list[Candidate] = [first] if first.antecedent is None else [first.antecedent, first]
+        # The budget counts answering sentences: an antecedent only completes the one after it
+        # ("He is also the oldest quarterback…" needs the sentence naming him).
         budget = self.settings.extractive_sentences
+        answering = 1
         for c in order[1:]:
-            if len(chosen) >= budget:
+            if answering >= budget:
                 break
             if c.score < first.score - self.MARGIN:
                 break  # the rest answer something else: a shorter answer beats a padded one
@@ -262,6 +265,7 @@ class ExtractiveAnswerer:
                 continue  # no padding: a second sentence carries the question's words or meaning
             group = [c] if c.antecedent is None or any(x is c.antecedent for x in chosen) else [c.antecedent, c]
             chosen.extend(group)
+            answering += 1
         chosen.sort(key=lambda c: (c.sentence.hit, c.sentence.start))
         return chosen
 

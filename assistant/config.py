@@ -114,7 +114,11 @@ class Settings(BaseSettings):
         "there even when the server ignores it (the answer is then marked truncated).",
     )
     extractive_sentences: int = Field(
-        2, ge=1, le=10, description="Sentences in an extractive answer."
+        2,
+        ge=1,
+        le=10,
+        description="Sentences in an extractive answer (a sentence's antecedent, which one that "
+        "opens with 'He' or 'It' needs, comes on top).",
     )
     decline_bias: float = Field(
         0.0,

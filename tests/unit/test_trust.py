@@ -116,6 +116,21 @@ def test_an_anaphoric_sentence_brings_its_antecedent() -> None:
     assert text_out.count("[1]") == 1 and len(cits) == 1  # one passage, one marker
 
 
+def test_an_antecedent_does_not_use_up_the_sentence_budget() -> None:
+    # Before: "He is also the oldest…" came with its antecedent, which filled the two-sentence
+    # budget, so the sentence naming the earlier record holder (the answer) was left out.
+    text = ("Manning led the Broncos to the title. He is also the oldest quarterback to play in a "
+            "Super Bowl, at age 39. The past record was held by John Elway, at age 38.")
+    h = hit(text)
+    sims = np.array([0.80, 0.92, 0.86], dtype=np.float32)
+    picked = answerer(2).select("Who held the record of the oldest quarterback before?", [h], split_hits([h]), sims)
+    assert [c.sentence.index for c in picked] == [0, 1, 2]
+    assert "Elway" in compose(picked, [h])[0]
+    # The budget still holds for answering sentences: one sentence asked for, one given.
+    one = answerer(1).select("Who held the record of the oldest quarterback before?", [h], split_hits([h]), sims)
+    assert [c.sentence.index for c in one] == [0, 1]
+
+
 # --- citation numbers in reading order -------------------------------------------------------------
 def test_extractive_markers_are_numbered_in_reading_order_not_by_rank() -> None:
     h1 = hit("Nickel is mined first.", score=2.0, path="/a.txt")
