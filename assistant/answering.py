@@ -256,7 +256,6 @@ class ExtractiveAnswerer:
                 continue
             if (
                 c.coverage <= 0
-                and c.antecedent is None
                 and (
                     c.sentence.language != first.sentence.language
                     or c.similarity < first.similarity - self.SECOND_SIMILARITY

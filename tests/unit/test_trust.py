@@ -24,6 +24,7 @@ from assistant.evidence import (
     evidence_score,
     figures,
     has_figure,
+    names,
     question_language,
     quote_language_note,
     scored,
@@ -303,3 +304,51 @@ def test_a_name_is_looked_for_only_in_a_passage_written_in_its_script() -> None:
     en = hit("More than 30 people attended the meeting.")
     cands = answerer().candidates(q, [en], split_hits([en]), np.array([0.8], np.float32))
     assert "Commerce" in assess(q, [en], cands, {}, 10, "en").missing_names
+
+
+def test_a_question_naming_names_in_another_script_keeps_its_language() -> None:
+    # Before: "Кто основатель Sino Auto Insights?" has more Latin letters than Cyrillic ones, so
+    # the Russian guess was thrown away, the question was held to the English evidence's words
+    # ("кто", "основатель" unknown there) and a question the articles answer was declined.
+    assert checked_language("Кто основатель Sino Auto Insights?") == "ru"
+    assert checked_language("Sino Auto Insights 的创始人是谁？") == "zh"
+    assert checked_language("SELECT * FROM chunks WHERE 1=1") is None  # still no language
+
+
+def test_nouns_capitalised_by_the_spelling_are_not_names() -> None:
+    # Before: every German noun ("Gründer", "Lithiumvorkommen") counted as a name missing from
+    # the English evidence, which weighs toward declining.
+    assert names("Wer ist der Gründer von Sino Auto Insights?", "de") == ["Sino", "Auto", "Insights"]
+    assert names("Welches Lithiumvorkommen in Serbien wird durch Widerstand blockiert?", "de") == []
+    assert names("Wann hat die EU den CRMA beschlossen?", "de") == ["EU", "CRMA"]
+    assert names("Wann hat die EU den CRMA beschlossen?", "en") == ["EU", "CRMA"]
+    # Elsewhere a capitalised word inside the sentence is a name; the first word after an
+    # opening "¿" is not (before: every "¿Quién…", "¿Qué…" question named "Quién", "Qué").
+    assert names("¿Quién fundó Livent en Filadelfia?", "es") == ["Livent", "Filadelfia"]
+
+
+def test_a_missing_figure_with_no_figure_in_the_answer_declines_whatever_the_score() -> None:
+    # Before: "Combien de voitures électriques ont été vendues au Canada en 2022 ?" over
+    # passages that never mention 2022 was answered (cross-language score above the threshold)
+    # with a sentence that states no figure.
+    ev = scored(Evidence(similarity=0.9, standing=4.0, sentence_similarity=0.9, shared_language=False,
+                         coverage=0.8, answer_coverage=0.8, margin=1.0, sentence_margin=0.05,
+                         missing_figures=("2022",), wants_figure=True, figure_in_answer=False))
+    assert ev.score > THRESHOLDS["cross"]
+    assert "2022" in (decide(ev) or "")
+    # Either sign alone is weighed by the score, not decisive.
+    assert decide(replace(ev, figure_in_answer=True)) is None
+    assert decide(replace(ev, missing_figures=())) is None
+
+
+def test_a_second_sentence_with_an_antecedent_still_needs_the_questions_words() -> None:
+    # Before: a sentence opening with "It" came in as the second sentence with its antecedent
+    # although neither shares a word with the question, nor comes close to it (padding).
+    first = hit("Geely will invest 4.6 billion dollars in a battery plant.", score=2.0, path="/a.txt")
+    other = hit("Automakers depend on Beijing for now. It is an uneasy position for them.",
+                score=1.9, path="/b.txt")
+    hits = [first, other]
+    sents = split_hits(hits)
+    sims = np.array([0.90, 0.89, 0.89], dtype=np.float32)
+    picked = answerer(2).select("How much will Geely invest?", hits, sents, sims)
+    assert [c.sentence.text for c in picked] == [first.text]

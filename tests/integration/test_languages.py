@@ -1,0 +1,43 @@
+"""The seed dev set asked in other languages than the articles' (French and Spanish in full;
+German, Russian and Chinese in part: tests/data/seed_qa_languages.jsonl, translated by us), through
+`assistant eval`'s runner on the seeded store. The issue's bar: at least 90% of the answerable
+questions answered in any language; the rest are floors a little under today's figures
+(bench/RESULTS.md), so a change that loses ground fails here."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from assistant.evaluation import run_eval
+
+pytestmark = pytest.mark.integration
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "seed_qa_languages.jsonl"
+
+# Measured 2026-12-01 (88 questions): every answerable one answered (one false decline), gold span
+# in 0.82, gold source cited 0.88, 15 of 21 unanswerable ones declined.
+ANSWERED_FLOOR = 0.9
+HIT_FLOOR = 0.75
+DECLINED_FLOOR = 0.6
+
+
+def test_the_set_covers_five_languages_with_both_kinds_of_question() -> None:
+    items = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
+    assert set(Counter(i["language"] for i in items)) == {"fr", "es", "de", "ru", "zh"}
+    assert sum(not i["answerable"] for i in items) >= 15
+
+
+def test_questions_in_other_languages_are_answered_from_the_articles_or_declined(
+    seeded_data_dir: Path,
+) -> None:
+    report = run_eval(DATA, provider="extractive")
+    answers, declines, citations = report["answers"], report["declines"], report["citations"]
+    answerable = declines["answerable"]
+    assert 1 - declines["false_declines"] / answerable >= ANSWERED_FLOOR, declines
+    assert answers["hit_rate"] >= HIT_FLOOR, answers
+    assert declines["declined"] / declines["unanswerable"] >= DECLINED_FLOOR, declines
+    assert citations["valid"] == citations["answers"], citations
