@@ -273,7 +273,8 @@ def compose(
     picked: Sequence[Candidate], hits: Sequence[Hit], language: str = "en"
 ) -> tuple[str, list[Citation]]:
     """Answer text and citations from picked sentences: adjacent sentences of one chunk become one
-    passage with one marker; markers are numbered 1, 2, 3… in reading order."""
+    passage with one marker (unless a line break parts them: an answer stays one paragraph, each
+    passage still verbatim); markers are numbered 1, 2, 3… in reading order."""
     runs: list[list[Candidate]] = []
     for c in picked:
         last = runs[-1][-1] if runs else None
@@ -281,6 +282,7 @@ def compose(
             last is not None
             and last.sentence.hit == c.sentence.hit
             and c.sentence.index == last.sentence.index + 1
+            and "\n" not in _gap(hits[c.sentence.hit], last.sentence.end, c.sentence.start)
         ):
             runs[-1].append(c)
         else:
@@ -300,6 +302,11 @@ def compose(
         # No translation offline: say in the reply's language that the quote is in another one.
         text += " " + quote_language_note(sorted(quoted)[0], language)
     return text, citations
+
+
+def _gap(hit: Hit, end: int, start: int) -> str:
+    """The chunk's text between two of its sentences (document offsets)."""
+    return hit.text[end - hit.start : start - hit.start]
 
 
 # --- helpers the LLM answerer shares -------------------------------------------------------------

@@ -132,6 +132,18 @@ def test_an_antecedent_does_not_use_up_the_sentence_budget() -> None:
     assert [c.sentence.index for c in one] == [0, 1]
 
 
+def test_sentences_parted_by_a_paragraph_break_are_quoted_on_one_line() -> None:
+    # Before: the two sentences became one passage with the article's blank line inside it, so
+    # a one-line answer (a piped chat, a terminal) broke over three lines.
+    h = hit("They'll start with mining nickel and lithium.\n\nCanada has large mineral reserves.")
+    sents = split_hits([h])
+    text, cits = compose([*answerer().candidates("q", [h], sents, np.array([0.9, 0.8]))], [h])
+    assert "\n" not in text
+    assert text == "They'll start with mining nickel and lithium. [1] Canada has large mineral reserves. [1]"
+    assert [c.quote for c in cits] == ["They'll start with mining nickel and lithium.",
+                                       "Canada has large mineral reserves."]
+
+
 # --- citation numbers in reading order -------------------------------------------------------------
 def test_extractive_markers_are_numbered_in_reading_order_not_by_rank() -> None:
     h1 = hit("Nickel is mined first.", score=2.0, path="/a.txt")
