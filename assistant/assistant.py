@@ -118,6 +118,11 @@ class Assistant:
                 k=self.settings.k,
                 keyword_weight=self.settings.keyword_weight,
                 engine=self.searcher,
+                word_vectors=(
+                    self.sentence_vectors.words
+                    if weights_for(self.embeddings.model_id) == "e5"
+                    else None
+                ),
             )
         return self._retriever
 

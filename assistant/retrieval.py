@@ -535,6 +535,13 @@ def _build_retriever_class() -> Any:
         source: str | None = Field(None, description="Only sources matching this glob.")
         language: str | None = Field(None, description="Only documents in this language.")
         engine: Any = Field(None, exclude=True, description="A HybridSearch to share.")
+        word_vectors: Any = Field(
+            None,
+            exclude=True,
+            description="Query vectors of single words (words -> array); when set, passages in "
+            "another language than the question's are reordered by word alignment, as "
+            "Assistant.ask does (assistant.alignment).",
+        )
 
         _engine: HybridSearch | None = PrivateAttr(default=None)
 
@@ -562,6 +569,11 @@ def _build_retriever_class() -> Any:
                 source=kwargs.get("source"),
                 language=kwargs.get("language"),
             )
+            if self.word_vectors is not None:
+                from .alignment import Aligner, rerank
+                from .evidence import checked_language
+
+                hits = rerank(hits, checked_language(query), Aligner(query, self.word_vectors))
             return [h.to_document() for h in hits]
 
     return HybridRetriever

@@ -154,3 +154,20 @@ def _qas(lang: str, article: int | None = None) -> list[dict]:
     data = json.loads((DATA / f"xquad_excerpt.{lang}.json").read_text(encoding="utf-8"))["data"]
     arts = data if article is None else [data[article]]
     return [qa for a in arts for p in a["paragraphs"] for qa in p["qas"]]
+
+
+def test_the_langchain_retriever_orders_passages_as_ask_does(mixed: Assistant) -> None:
+    """Apps that build their own chain on `Assistant.retriever` get the cross-language passages
+    in the order `Assistant.ask` quotes from (reordered by word alignment), not the raw search's."""
+    from assistant.alignment import Aligner, rerank
+    from assistant.evidence import checked_language
+
+    _, questions = load("ar")
+    moved = 0
+    for question, _p in questions:
+        plain = mixed.retriever.search(question, 5)
+        expected = rerank(plain, checked_language(question), Aligner(question, mixed.sentence_vectors.words))
+        docs = mixed.retriever.invoke(question)
+        assert [d.metadata["chunk_id"] for d in docs] == [h.chunk_id for h in expected]
+        moved += [h.chunk_id for h in expected] != [h.chunk_id for h in plain]
+    assert moved >= 1  # the alignment changed the order for some question
