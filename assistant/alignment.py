@@ -43,7 +43,6 @@ class Aligner:
     def __init__(self, question: str, vectors: Vectors) -> None:
         self.vectors = vectors
         self.question_words = words(question)
-        self._q: Any = None
 
     def scores(self, texts: Sequence[str]) -> list[float]:
         """For each text, the mean over the question's words of the nearest word's similarity."""

@@ -91,15 +91,20 @@ class Assistant:
             self._sentence_vectors = SentenceVectors(self.embeddings, path)
         return self._sentence_vectors
 
-    def _aligner(self, question: str, language: str | None, hits: Sequence[Hit]) -> Aligner | None:
-        """Word alignment for a question with passages in another language (None: not needed).
-
-        Measured with e5-small only: with other embedding models passages keep their order."""
-        if language is None or all(h.language == language for h in hits):
-            return None
+    @property
+    def _word_vectors(self) -> Any:
+        """Single-word vectors for `alignment`; None for an embedding model it was not measured
+        with (only e5-small was): passages then keep their order."""
         if weights_for(self.embeddings.model_id) != "e5":
             return None
-        return Aligner(question, self.sentence_vectors.words)
+        return self.sentence_vectors.words
+
+    def _aligner(self, question: str, language: str | None, hits: Sequence[Hit]) -> Aligner | None:
+        """Word alignment for a question with passages in another language (None: not needed)."""
+        if language is None or all(h.language == language for h in hits):
+            return None
+        vectors = self._word_vectors
+        return None if vectors is None else Aligner(question, vectors)
 
     @property
     def extractive(self) -> ExtractiveAnswerer:
@@ -118,11 +123,7 @@ class Assistant:
                 k=self.settings.k,
                 keyword_weight=self.settings.keyword_weight,
                 engine=self.searcher,
-                word_vectors=(
-                    self.sentence_vectors.words
-                    if weights_for(self.embeddings.model_id) == "e5"
-                    else None
-                ),
+                word_vectors=self._word_vectors,
             )
         return self._retriever
 

@@ -31,11 +31,11 @@ def test_dev_set_has_answerable_and_unanswerable_questions() -> None:
     assert sum(1 for i in ITEMS if not i["answerable"]) >= 2
 
 
-# Known misses of the offline answerer, measured and reported (bench/RESULTS.md): English
-# questions whose answer is only in the Arabic article (dev-13, dev-14) are declined, an Arabic
-# question about an English article quotes a neighbouring sentence (dev-20), and one question
-# answerable only from removed junk is answered from a related passage (dev-23). Kept visible as
-# xfail (not strict): a fix turns them into passes without editing the test.
+# Known misses of the offline answerer, measured and reported (bench/RESULTS.md): an English
+# question whose answer is only in the Arabic article is declined (dev-13), an Arabic question
+# about an English article quotes a neighbouring sentence (dev-20), and an unanswerable English
+# question is answered from an Arabic passage (dev-24). Kept visible as xfail (not strict): a fix
+# turns them into passes without editing the test.
 KNOWN_MISSES = {
     "dev-13": "cross-lingual: answer only in the Arabic article, evidence score below the threshold",
     "dev-20": "cross-lingual: the quoted sentence is a neighbour of the answer",
