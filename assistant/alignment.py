@@ -34,7 +34,12 @@ Vectors = Callable[[Sequence[str]], Any]
 
 def words(text: str) -> list[str]:
     """The distinct keyword tokens of a text, without bare numbers (figures match as figures)."""
-    return [t for t in dict.fromkeys(tokenize(text)) if not t.isdigit()][:MAX_WORDS]
+    return words_of(tokenize(text))
+
+
+def words_of(tokens: Sequence[str]) -> list[str]:
+    """`words` of a text already tokenized (`text.tokenize`)."""
+    return [t for t in dict.fromkeys(tokens) if not t.isdigit()][:MAX_WORDS]
 
 
 class Aligner:
@@ -46,11 +51,14 @@ class Aligner:
 
     def scores(self, texts: Sequence[str]) -> list[float]:
         """For each text, the mean over the question's words of the nearest word's similarity."""
+        return self.scores_of([words(t) for t in texts])
+
+    def scores_of(self, per_text: Sequence[list[str]]) -> list[float]:
+        """`scores` of texts given as their `words` (a caller that tokenized them already)."""
         import numpy as np
 
-        if not self.question_words or not texts:
-            return [0.0] * len(texts)
-        per_text = [words(t) for t in texts]
+        if not self.question_words or not per_text:
+            return [0.0] * len(per_text)
         vocab = list(dict.fromkeys(self.question_words + [w for ws in per_text for w in ws]))
         matrix = np.asarray(self.vectors(vocab), dtype=np.float32)
         row = {w: i for i, w in enumerate(vocab)}

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .alignment import words_of
 from .citations import (  # noqa: F401 - re-exported for the LLM answerer and older imports
     MARKER,
     Citation,
@@ -195,7 +196,8 @@ class ExtractiveAnswerer:
             )
         # Words of the question that every candidate shares (the article's topic) say little
         # about which sentence answers; the locally rare ones do.
-        token_sets = [set(tokenize(t)) for t in contexts]
+        tokens = [tokenize(t) for t in contexts]
+        token_sets = [set(toks) for toks in tokens]
         local_df: dict[str, int] = {}
         for toks in token_sets:
             for t in toks:
@@ -207,7 +209,7 @@ class ExtractiveAnswerer:
             c.coverage = sum(weights[t] for t in q_terms if t in toks) / total if total else 0.0
         if aligner is not None and language is not None:
             other = [i for i, c in enumerate(cands) if c.sentence.language != language]
-            for i, value in zip(other, aligner.scores([contexts[i] for i in other])):
+            for i, value in zip(other, aligner.scores_of([words_of(tokens[i]) for i in other])):
                 cands[i].aligned = value
         # Similarity and words weigh sentences within a language; across languages only the
         # chunks' fused scores (retrieval put them on one scale) decide. So each sentence is

@@ -185,8 +185,8 @@ def _script_shares(text: str) -> dict[str, float]:
 def checked_language(text: str) -> str | None:
     """The question's language when the detector is sure of it, else None.
 
-    None (too few letters, a low-confidence guess, or a guess whose script the text is not
-    written in) means the question is checked like a question in the evidence's language: its
+    None (too few letters, a low-confidence guess, or a guess whose script writes under a fifth
+    of the text's letters) means the question is checked like a question in the evidence's language: its
     words must be found there.
     """
     from .documents import guess_language
