@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -171,11 +171,14 @@ class ExtractiveAnswerer:
         similarities: Any,
         language: str | None = None,
         aligner: Aligner | None = None,
+        spelling: Mapping[str, str] | None = None,
     ) -> list[Candidate]:
         """Every sentence of the retrieved chunks, scored.
 
         With the question's `language` and an `aligner`, sentences in other languages are also
         weighed by their word alignment with the question (against their own language only).
+        `spelling` maps question tokens the store never uses to the evidence's spelling of them
+        (`evidence.spelling_for`).
         """
         if not hits or not sentences:
             return []
@@ -202,7 +205,9 @@ class ExtractiveAnswerer:
         for toks in token_sets:
             for t in toks:
                 local_df[t] = local_df.get(t, 0) + 1
-        q_terms = [t for t in dict.fromkeys(tokenize(question)) if t in local_df]
+        spelling = spelling or {}
+        asked = (spelling.get(t, t) for t in tokenize(question))
+        q_terms = [t for t in dict.fromkeys(asked) if t in local_df]
         weights = {t: math.log(1 + len(cands) / local_df[t]) for t in q_terms}
         total = sum(weights.values())
         for c, toks in zip(cands, token_sets):

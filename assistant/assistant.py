@@ -20,6 +20,7 @@ from .evidence import (
     decline_message,
     question_language,
     scored,
+    spelling_for,
     weights_for,
 )
 from .ingest import IngestReport, ProgressFn, ingest
@@ -265,18 +266,27 @@ class Assistant:
             if sentences
             else []
         )
+        # A question word the store never uses but a passage spells one edit apart (a typo, an
+        # inflection) counts as that passage's word.
+        idf = index.idf_for(standalone)
+        spelling = spelling_for(idf, hits)
+        if spelling:
+            idf = index.idf_for([spelling.get(t, t) for t in idf])
         extractive = self.extractive
-        candidates = extractive.candidates(standalone, hits, sentences, sims, asked_in, aligner)
+        candidates = extractive.candidates(
+            standalone, hits, sentences, sims, asked_in, aligner, spelling
+        )
         evidence = scored(
             assess(
                 standalone,
                 hits,
                 candidates,
-                index.idf_for(standalone),
+                idf,
                 len(index),
                 asked_in,
                 # A --source filter leaves too few passages for a typical one to stand out from.
                 filtered=source is not None,
+                spelling=spelling,
             ),
             weights_for(self.embeddings.model_id),
         )

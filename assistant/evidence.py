@@ -22,11 +22,12 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .text import LETTER, ascii_digits, tokenize
+from .text import LETTER, ascii_digits, respell, tokenize
 
 if TYPE_CHECKING:
     from .retrieval import Hit
@@ -311,6 +312,16 @@ class Evidence:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}
 
 
+def spelling_for(idf: Mapping[str, float | None], hits: Sequence[Hit]) -> dict[str, str]:
+    """The question's tokens that the store never uses (None in `idf`), each mapped to a token
+    of the retrieved passages one edit away (`text.respell`): a typo, or an inflection the
+    tokenizer keeps, is the word the passage uses, not a word the articles lack."""
+    unknown = [t for t, value in idf.items() if value is None]
+    if not unknown:
+        return {}
+    return respell(unknown, Counter(tokenize(" ".join(h.text for h in hits))))
+
+
 # --- signals -----------------------------------------------------------------------------------------
 def _idf_weight(idf: Mapping[str, float | None], token: str, rarest: float) -> float:
     value = idf.get(token)
@@ -326,16 +337,20 @@ def assess(
     language: str | None = None,
     *,
     filtered: bool = False,
+    spelling: Mapping[str, str] | None = None,
 ) -> Evidence:
     """Measure how well the retrieved passages could answer the question.
 
     `candidates` are the extractive answerer's scored sentences (best first or not); `idf` maps
     the question's tokens to their idf in the store (None or absent: the store never uses them);
-    `language` is the question's language as `checked_language` tells it (None: unknown).
+    `language` is the question's language as `checked_language` tells it (None: unknown);
+    `spelling` maps question tokens the store never uses to the evidence's spelling of them
+    (`spelling_for`; `idf` then holds the respelled tokens).
     """
     if not hits:
         return Evidence(reasons=("nothing was retrieved",))
-    tokens = list(dict.fromkeys(tokenize(question)))
+    spelling = spelling or {}
+    tokens = list(dict.fromkeys(spelling.get(t, t) for t in tokenize(question)))
     rarest = math.log(1 + (max(store_size, 1) + 0.5) / 0.5)
     words = [t for t in tokens if not t.isdigit()]
     known = [t for t in words if idf.get(t) is not None]

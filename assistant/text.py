@@ -76,3 +76,39 @@ CONTROL_SEQUENCE = re.compile(
 def strip_control(text: str) -> str:
     """Text without terminal control sequences (so `ESC[31m` never reads as the figure 31)."""
     return CONTROL_SEQUENCE.sub("", text)
+
+
+# Words this long or longer may be matched by a spelling one edit away; shorter ones have too
+# many neighbours ("kind": king, mind, find) for a neighbour to mean the same word.
+MIN_RESPELL = 5
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """Whether `b` is `a` with one letter inserted, deleted, changed, or two adjacent letters
+    swapped (Damerau-Levenshtein distance 1)."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) < len(b):
+        return a[i:] == b[i + 1 :]
+    if a[i + 1 :] == b[i + 1 :]:
+        return True
+    return i + 1 < len(a) and a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2 :] == b[i + 2 :]
+
+
+def respell(unknown: list[str], counts: dict[str, int]) -> dict[str, str]:
+    """Each unknown token's spelling one edit away among `counts` (token -> occurrences in the
+    evidence), the most frequent first: a typo ("Ghandi", "Bedigo") or an inflection or clitic
+    the normaliser keeps ("كمستعمرين", "Lithiums") still names the word the passage uses."""
+    out: dict[str, str] = {}
+    for token in unknown:
+        if len(token) < MIN_RESPELL or token.isdigit():
+            continue
+        near = [w for w in counts if len(w) >= MIN_RESPELL and one_edit_apart(token, w)]
+        if near:
+            out[token] = min(near, key=lambda w: (-counts[w], w))
+    return out

@@ -28,9 +28,11 @@ from assistant.evidence import (
     question_language,
     quote_language_note,
     scored,
+    spelling_for,
 )
 from assistant.retrieval import Hit
 from assistant.sentences import split_hits
+from assistant.text import one_edit_apart, respell
 
 
 def hit(text: str, *, lang: str = "en", score: float = 1.0, sim: float = 0.85, z: float = 3.0,
@@ -364,3 +366,53 @@ def test_a_second_sentence_with_an_antecedent_still_needs_the_questions_words() 
     sims = np.array([0.90, 0.89, 0.89], dtype=np.float32)
     picked = answerer(2).select("How much will Geely invest?", hits, sents, sims)
     assert [c.sentence.text for c in picked] == [first.text]
+
+
+# --- a word the passage spells one edit apart ---------------------------------------------------
+@pytest.mark.parametrize(
+    ("a", "b", "near"),
+    [
+        ("bedigo", "bendigo", True),  # a letter left out
+        ("columbia", "colombia", True),  # a letter changed
+        ("lihtium", "lithium", True),  # two letters swapped
+        ("كمستعمرين", "مستعمرين", True),  # a one-letter clitic
+        ("ghandi", "gandhi", False),  # a letter moved: two edits
+        ("lithium", "lithium", False),
+        ("nickel", "nickelate", False),
+    ],
+)
+def test_one_edit_apart(a: str, b: str, near: bool) -> None:
+    assert one_edit_apart(a, b) is near and one_edit_apart(b, a) is near
+
+
+def test_unknown_words_take_the_most_frequent_spelling_one_edit_away_and_short_ones_none() -> None:
+    counts = {"colombia": 1, "columbus": 5, "king": 3, "president": 2}
+    assert respell(["columbia", "kind", "presidnet"], counts) == {"columbia": "colombia", "presidnet": "president"}
+    idf = {"columbia": None, "president": 1.2, "kind": None}
+    assert spelling_for(idf, [hit("The Colombia president, King of nothing.")]) == {"columbia": "colombia"}
+
+
+def test_a_misspelt_name_counts_as_the_passage_word_before_after() -> None:
+    # Before: "Bedigo" (the user's spelling of Bendigo) counted as a word the articles never use,
+    # the rarest of all, so the passage that answers covered little of the question.
+    question = "What party is favoured in Bedigo and Geelong?"
+    h = hit("Labor is favoured in the heavily populated cities of Bendigo and Geelong.")
+    idf = {"party": 2.0, "favoured": 3.0, "bedigo": None, "geelong": 4.0}
+    a = answerer()
+    before = assess(question, [h], a.candidates(question, [h], split_hits([h]), np.array([0.9])),
+                    idf, 1000, "en")
+    spelling = spelling_for(idf, [h])
+    assert spelling == {"bedigo": "bendigo"}
+    respelt = {"party": 2.0, "favoured": 3.0, "bendigo": 4.5, "geelong": 4.0}
+    cands = a.candidates(question, [h], split_hits([h]), np.array([0.9]), spelling=spelling)
+    after = assess(question, [h], cands, respelt, 1000, "en", spelling=spelling)
+    assert before.unknown_rare > 0.3 and after.unknown_rare == 0.0
+    assert after.coverage > before.coverage and after.answer_coverage > before.answer_coverage
+    # The sentence choice reads the same spelling: the sentence naming Bendigo now covers more.
+    two = hit("The Greens are favoured in Geelong. Labor is favoured in Bendigo.")
+    q = "Which party is favoured in Bedigo?"
+    sims = np.array([0.9, 0.9])
+    plain = a.candidates(q, [two], split_hits([two]), sims)
+    respelt_cands = a.candidates(q, [two], split_hits([two]), sims, spelling={"bedigo": "bendigo"})
+    assert plain[0].coverage == plain[1].coverage
+    assert respelt_cands[1].coverage > respelt_cands[0].coverage
