@@ -322,12 +322,14 @@ class Assistant:
             if state.get("accepted"):
                 from .llm import supported_citations
 
-                text = "".join(pieces)
+                text = state.get("final_text") or "".join(pieces)
                 citations = supported_citations(
                     text, given, state.get("mapping"), state.get("anchor"), answerer.similar
                 )
                 truncated = bool(state.get("truncated"))
-            elif state.get("declined") or is_decline_text(state.get("reply", "")):
+            elif state.get("declined") or (
+                not state.get("reasoning_only") and is_decline_text(state.get("reply", ""))
+            ):
                 reason = "the model found no answer in the sources"
             else:
                 # The reply is no cited answer: the extractive answer over the same evidence.

@@ -550,6 +550,7 @@ def ask(
         _check_source_filter(assistant, source)
         answer = None
         streamed = False
+        shown = ""
         try:
             for item in assistant.stream(
                 question, k=k, provider=provider, model=model, source=source
@@ -558,6 +559,7 @@ def ask(
                     if not as_json:
                         out(item, end="")
                         streamed = True
+                        shown += item
                 else:
                     answer = item
         except (AssistantError, KeyboardInterrupt):
@@ -571,8 +573,17 @@ def ask(
         else:
             if streamed:
                 out()
+                _print_correction(shown, answer)
             _print_sources(answer, show_context)
         raise typer.Exit(EXIT_OK if answer.answered else EXIT_DECLINED)
+
+
+def _print_correction(shown: str, answer: Answer) -> None:
+    """The answer again when the stream showed other text: a model's thinking, opened by its
+    chat template, reads as answer text until the closing tag arrives."""
+    if answer.answered and shown.strip() != answer.text.strip():
+        err("(the text above was the model's thinking; its answer:)", "yellow")
+        out(answer.text)
 
 
 def _print_sources(answer: Answer, show_context: bool = False) -> None:
@@ -663,13 +674,16 @@ def chat(
 
 def _chat_turn(session: Any, line: str) -> None:
     streamed = False
+    shown = ""
     try:
         for item in session.stream(line):
             if isinstance(item, str):
                 out(item, end="")
                 streamed = True
+                shown += item
             elif streamed:
                 out()
+                _print_correction(shown, item)
         last = session.last
         if last is not None:
             _print_notes(last)

@@ -44,6 +44,19 @@ TEMPLATE_TOKENS = re.compile(
 )
 # Our own prompt markup (the source blocks of prompts/source.txt).
 SOURCE_MARKUP = re.compile(r"</?source\b[^>\n]{0,300}>?")
+# A reasoning model's thinking, which some servers leave in the reply's text: <think>…</think>
+# (DeepSeek-R1, Qwen3, QwQ), <thinking>/<reasoning>, [THINK]…[/THINK] (Magistral), and the
+# analysis channel of gpt-oss's harmony format. A block still open at the end (a stream, or a
+# reply cut at the budget) is thinking too.
+_REASONING = re.compile(
+    r"<(think|thinking|reasoning)>.*?(?:</\1>|\Z)|\[THINK\].*?(?:\[/THINK\]|\Z)"
+    r"|<\|channel\|>analysis<\|message\|>.*?(?:<\|end\|>|\Z)",
+    re.DOTALL | re.IGNORECASE,
+)
+# A closing tag with no opening one: the template opened the block, so all before it is thinking.
+_REASONING_END = re.compile(r"</(?:think|thinking|reasoning)>|\[/THINK\]", re.IGNORECASE)
+# gpt-oss's header of the answer itself.
+_HARMONY_FINAL = re.compile(r"(?:<\|start\|>assistant)?<\|channel\|>final<\|message\|>")
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?؟])\s+|\n+")
 # Characters kept back from the stream once it is open, so an echo or a foreign link starting
@@ -162,9 +175,22 @@ def is_openai_host(base_url: str | None) -> bool:
 
 
 # --- what a reply may contain ---------------------------------------------------------------------
+def strip_reasoning(text: str) -> str:
+    """The reply without a reasoning model's thinking (`_REASONING`)."""
+    text = _REASONING.sub("", _HARMONY_FINAL.sub("", text))
+    ends = [m.end() for m in _REASONING_END.finditer(text)]
+    return text[ends[-1] :] if ends else text
+
+
+def has_reasoning(text: str) -> bool:
+    """Whether the reply holds a reasoning model's thinking."""
+    return bool(_REASONING.search(text) or _REASONING_END.search(text))
+
+
 def clean_reply(text: str) -> str:
-    """The reply without chat-template tokens and source markup (never shown to the user)."""
-    return SOURCE_MARKUP.sub("", TEMPLATE_TOKENS.sub("", text))
+    """The reply without a model's thinking, chat-template tokens and source markup (never
+    shown to the user)."""
+    return SOURCE_MARKUP.sub("", TEMPLATE_TOKENS.sub("", strip_reasoning(text)))
 
 
 def prompt_signatures(messages: Sequence[Any]) -> list[str]:
@@ -189,6 +215,7 @@ def prompt_signatures(messages: Sequence[Any]) -> list[str]:
 
 def checked_rewrite(text: str, question: str) -> str | None:
     """The condensed question if it is one plain line of reasonable length, else None."""
+    text = strip_reasoning(text)
     if TEMPLATE_TOKENS.search(text) or SOURCE_MARKUP.search(text) or DECLINE_TOKEN in text:
         return None
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
@@ -274,6 +301,11 @@ class ReplyGate:
                 if not 1 <= n <= len(self.hits) and n not in out:
                     out.append(n)
         return out
+
+    def final_text(self) -> str:
+        """The whole reply as it counts, as shown: markers renumbered, thinking left out."""
+        raw = self.raw if self._cut is None else self.raw[: self._cut]
+        return self._filter_markers(clean_reply(raw)).strip()
 
     # -- streaming ------------------------------------------------------------------------
     def feed(self, piece: str) -> str:
@@ -366,6 +398,8 @@ class ReplyGate:
 
     def _why_not(self) -> str:
         text = clean_reply(self.raw).strip()
+        if not text and has_reasoning(self.raw):
+            return "the model's reply held only its reasoning, no answer"
         if not text:
             return "the model's reply was empty"
         markers = [
@@ -852,5 +886,10 @@ class OpenAIAnswerer:
         state["mapping"] = dict(gate.mapping)
         state["text"] = gate.emitted
         state["reply"] = gate.text
+        # Thinking the template opened shows as answer text until its closing tag arrives; what
+        # counts is the reply after it (the stream may already have shown the thinking).
+        final = gate.final_text()
+        state["final_text"] = final if not final.startswith(gate.emitted.strip()) else None
+        state["reasoning_only"] = not gate.text.strip() and has_reasoning(gate.raw)
         state["cut_reason"] = gate.cut_reason
         state["truncated"] = gate.state == "open" and reason in ("length", "budget", "timeout")

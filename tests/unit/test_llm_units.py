@@ -20,7 +20,9 @@ from assistant.llm import (
     ContextLimitError,
     OpenAIAnswerer,
     checked_rewrite,
+    clean_reply,
     hard_token_stop,
+    strip_reasoning,
 )
 from assistant.retrieval import Hit
 
@@ -609,6 +611,7 @@ def test_condense_that_never_stops_is_closed_at_its_cap_and_not_used() -> None:
         ('"What will Japan mine?"\nExplanation: ...', "What will Japan mine?"),
         ("<|im_start|>user", None),
         ("What [1] will Japan mine?", None),
+        ("<think>\nThey means Japan.\n</think>\nWhat will Japan mine?", "What will Japan mine?"),
     ],
 )
 def test_checked_rewrite(reply: str, expected: str | None) -> None:
@@ -626,3 +629,24 @@ def test_condense_without_history_makes_no_request() -> None:
     a = answerer_with(llm)
     assert a.condense("Which minerals?", []) == "Which minerals?"
     assert llm.calls == []
+
+
+@pytest.mark.parametrize(
+    ("reply", "shown"),
+    [
+        ("<think>\nSource 1 says so [1].\n</think>\n\nNickel first [1].", "Nickel first [1]."),
+        ("<THINKING>plan</THINKING>Nickel first [1].", "Nickel first [1]."),
+        ("<reasoning>a</reasoning> Nickel <think>b</think>first [1].", "Nickel first [1]."),
+        ("Source 1 says so [1].\n</think>\nNickel first [1].", "Nickel first [1]."),  # opened by the template
+        ("[THINK]plan[/THINK]Nickel first [1].", "Nickel first [1]."),
+        (
+            "<|channel|>analysis<|message|>plan [1]<|end|><|start|>assistant<|channel|>final<|message|>Nickel first [1].",
+            "Nickel first [1].",
+        ),
+        ("<think>\nstill thinking at the budget [1]", ""),  # unclosed: all of it is thinking
+        ("Nickel first [1]. Think of it <b>so</b>.", "Nickel first [1]. Think of it <b>so</b>."),
+    ],
+)
+def test_a_reasoning_models_thinking_is_stripped(reply: str, shown: str) -> None:
+    assert clean_reply(reply).strip() == shown
+    assert strip_reasoning(shown) == shown  # an answer without thinking is left as it is
