@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .alignment import Aligner, rerank
+from .alignment import Aligner, pool_size, rerank
 from .answering import Answer, ExtractiveAnswerer, compose, elapsed_ms, is_decline_text
 from .citations import Citation, verify_citations
 from .config import Settings, load_settings
@@ -180,11 +180,46 @@ class Assistant:
             self.search("warm up", 1)
 
     def search(
-        self, query: str, k: int = 5, *, source: str | None = None, language: str | None = None
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        source: str | None = None,
+        language: str | None = None,
+        query_vector: Any = None,
     ) -> list[Hit]:
-        """Ranked chunks for a query."""
+        """Ranked chunks for a query, in the order `ask` reads them."""
         query = _check_question(query)
-        return self.searcher.search(query, k, source=source, language=language)
+        return self._retrieve(
+            query, k, source=source, language=language, query_vector=query_vector
+        )[0]
+
+    def _retrieve(
+        self,
+        query: str,
+        k: int,
+        *,
+        source: str | None = None,
+        language: str | None = None,
+        query_vector: Any = None,
+        index: Any = None,
+    ) -> tuple[list[Hit], str | None, Aligner | None]:
+        """The k chunks for a query, the query's checked language, and its word aligner.
+
+        Chunks in another language than the question's share no words with it: they are
+        reordered by word alignment (`alignment`), over a pool of more chunks than k.
+        """
+        asked_in = checked_language(query)
+        pool = k
+        if self._word_vectors is not None:
+            index = index or self.searcher.keyword_index()
+            held = [language] if language else index.chunk_counts()
+            pool = pool_size(k, asked_in, held)
+        hits = self.searcher.search(
+            query, pool, source=source, language=language, query_vector=query_vector, index=index
+        )
+        aligner = self._aligner(query, asked_in, hits)
+        return rerank(hits, asked_in, aligner)[:k], asked_in, aligner
 
     # --- answers ---------------------------------------------------------------------------------
     def answerer(self, provider: str | None = None, model: str | None = None) -> Any:
@@ -244,18 +279,13 @@ class Assistant:
 
         with reading(self.store):
             index = self.searcher.keyword_index()
-            hits = self.searcher.search(
+            # asked_in: the question's language, detected once; it chooses the decline mode
+            # (None: unknown) and the reply's language (English when unknown).
+            hits, asked_in, aligner = self._retrieve(
                 standalone, k, source=source, query_vector=query_vector, index=index
             )
         timings = {"retrieve": elapsed_ms(t_retrieve)}
-        # The question's language, detected once: it chooses the decline mode (None: unknown)
-        # and the reply's language (English when unknown).
-        asked_in = checked_language(standalone)
         lang = (asked_in or "en") if standalone == question else question_language(question)
-        # Passages in another language than the question's share no words with it: their words
-        # are compared through the model's word vectors instead (`alignment`).
-        aligner = self._aligner(standalone, asked_in, hits)
-        hits = rerank(hits, asked_in, aligner)
         # The sentences of the retrieved chunks, scored: the evidence the decline decision weighs
         # (for every provider) and what the extractive answer quotes.
         from .sentences import split_hits

@@ -563,17 +563,20 @@ def _build_retriever_class() -> Any:
         def _get_relevant_documents(
             self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
         ) -> list[Document]:
-            hits = self.search(
-                query,
-                kwargs.get("k") or self.k,
-                source=kwargs.get("source"),
-                language=kwargs.get("language"),
-            )
-            if self.word_vectors is not None:
-                from .alignment import Aligner, rerank
+            k = kwargs.get("k") or self.k
+            options = {"source": kwargs.get("source"), "language": kwargs.get("language")}
+            if self.word_vectors is None:
+                hits = self.search(query, k, **options)
+            else:
+                # As Assistant.ask: a pool for a question in another language, then alignment.
+                from .alignment import Aligner, pool_size, rerank
                 from .evidence import checked_language
 
-                hits = rerank(hits, checked_language(query), Aligner(query, self.word_vectors))
+                asked_in = checked_language(query)
+                engine = self._search_engine()
+                pool = pool_size(k, asked_in, engine.keyword_index().chunk_counts())
+                hits = self.search(query, pool, **options)
+                hits = rerank(hits, asked_in, Aligner(query, self.word_vectors))[:k]
             return [h.to_document() for h in hits]
 
     return HybridRetriever

@@ -275,7 +275,10 @@ def _evaluate(
         say(f"retrieval: {len(with_gold)} questions, top {depth}")
         vectors = assistant.embeddings.embed_queries_array([o.item.question for o in with_gold])
         for o, vec in zip(with_gold, vectors):
-            hits = assistant.retriever.search(o.item.question, depth, query_vector=vec)
+            try:
+                hits = assistant.search(o.item.question, depth, query_vector=vec)
+            except UsageError:
+                continue  # an empty or overlong question: the answering step reports it
             ranked = list(dict.fromkeys(Path(h.source).name for h in hits))
             o.retrieved = ranked
             gold = set(o.item.gold_sources)

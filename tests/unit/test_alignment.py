@@ -90,3 +90,12 @@ def test_sentences_in_the_questions_language_are_not_aligned() -> None:
     cands = a.candidates("city population", [h], sents, np.array([0.8, 0.8], np.float32), "en",
                          Aligner("city population", fake_vectors))
     assert all(c.aligned == 0.0 for c in cands)
+
+
+def test_a_pool_is_searched_only_when_the_store_holds_another_language_than_the_question() -> None:
+    from assistant.alignment import POOL, pool_size
+
+    assert pool_size(5, "ar", ["en", "ar"]) == 5 * POOL
+    assert pool_size(5, "es", ["en"]) == 5 * POOL
+    assert pool_size(5, "en", ["en"]) == 5  # one language, the question's: no reordering to do
+    assert pool_size(5, None, ["en", "ar"]) == 5  # a question of unknown language keeps its order
