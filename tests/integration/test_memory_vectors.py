@@ -31,7 +31,7 @@ def _searches(assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> tuple[li
         return original(vector, n, where)
 
     monkeypatch.setattr(store, "query_ids", spy)
-    results = [[(h.chunk_id, round(h.similarity, 4)) for h in assistant.search(q, 3)] for q in QUESTIONS]
+    results = [[(h.chunk_id, round(h.similarity, 4)) for h in assistant.searcher.search(q, 3)] for q in QUESTIONS]
     return results, wheres
 
 
