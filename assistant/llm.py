@@ -182,6 +182,18 @@ def strip_reasoning(text: str) -> str:
     return text[ends[-1] :] if ends else text
 
 
+def _blank_reasoning(text: str) -> str:
+    """The reply with its thinking blanked out, every other character where it was."""
+    out = _REASONING.sub(lambda m: " " * len(m.group(0)), text)
+    ends = [m.end() for m in _REASONING_END.finditer(out)]
+    return " " * ends[-1] + out[ends[-1] :] if ends else out
+
+
+def template_opens_reasoning(text: str) -> bool:
+    """Whether the reply closes a thinking block it never opened (the chat template did)."""
+    return bool(_REASONING_END.search(_REASONING.sub("", _HARMONY_FINAL.sub("", text))))
+
+
 def has_reasoning(text: str) -> bool:
     """Whether the reply holds a reasoning model's thinking."""
     return bool(_REASONING.search(text) or _REASONING_END.search(text))
@@ -269,7 +281,11 @@ class ReplyGate:
         hits: Sequence[Hit],
         signatures: Sequence[str] = (),
         similar: Similar | None = None,
+        await_reasoning_end: bool = False,
     ) -> None:
+        # await_reasoning_end: the model's template opens a thinking block that the reply only
+        # closes; nothing opens the gate before that closing tag (or the reply's end).
+        self.await_reasoning_end = await_reasoning_end
         self.hits = list(hits)
         self.signatures = [s for s in signatures if s]
         self.similar = similar
@@ -324,6 +340,8 @@ class ReplyGate:
             if bad is not None:
                 self._end("rejected", bad[1])
                 return ""
+            if self.await_reasoning_end and not _REASONING_END.search(self.raw):
+                return ""
             if "]" in piece or self._checked_markers == 0:
                 self._try_open()
             if self.state != "open":
@@ -361,7 +379,9 @@ class ReplyGate:
                 self._cut, self.cut_reason, self.stop = bad[0], bad[1], True
 
     def _bad_text(self, raw: str) -> tuple[int, str] | None:
-        """Where the reply starts echoing the prompt or linking outside the sources, and why."""
+        """Where the reply starts echoing the prompt or linking outside the sources, and why
+        (its thinking, never shown, is not looked at)."""
+        raw = _blank_reasoning(raw)
         found: list[tuple[int, str]] = []
         m = SOURCE_MARKUP.search(raw)
         if m:
@@ -496,6 +516,9 @@ class OpenAIAnswerer:
         self.similar = similar
         self._llm: Any = None
         self._context_limit: int | None = None  # the server's context size, once it told us
+        # The model's chat template opens its thinking (a reply closed a block it never opened):
+        # later replies are held until their closing tag, so the stream never shows the thinking.
+        self._template_thinks = False
 
     @property
     def known_model(self) -> str:
@@ -803,7 +826,9 @@ class OpenAIAnswerer:
         """
         from .chunking import count_tokens
 
-        gate = ReplyGate(given, prompt_signatures(messages), self.similar)
+        gate = ReplyGate(
+            given, prompt_signatures(messages), self.similar, self._template_thinks
+        )
         budget = self.reply_tokens()
         hard_stop = hard_token_stop(budget)
         deadline = time.monotonic() + self.settings.timeout
@@ -888,6 +913,8 @@ class OpenAIAnswerer:
         state["reply"] = gate.text
         # Thinking the template opened shows as answer text until its closing tag arrives; what
         # counts is the reply after it (the stream may already have shown the thinking).
+        if template_opens_reasoning(gate.raw):
+            self._template_thinks = True
         final = gate.final_text()
         state["final_text"] = final if not final.startswith(gate.emitted.strip()) else None
         state["reasoning_only"] = not gate.text.strip() and has_reasoning(gate.raw)

@@ -182,6 +182,30 @@ def test_a_reasoning_models_thinking_is_never_shown(llm_env: Any, shape: str) ->
     assert "thinking" not in result.stderr and result.stdout.strip() == answer.text
 
 
+def test_once_a_template_opened_thinking_later_replies_are_held_until_it_closes(
+    llm_env: Any,
+) -> None:
+    llm_env.set_responder(thinking_then("{thought}\n</think>\n\n{sentence} [1]", THOUGHT))
+    session = Assistant().chat(provider="openai")
+    first = "".join(p for p in session.stream(QUESTION) if isinstance(p, str))
+    assert "The user asks" in first  # the first reply cannot be told apart in time
+    assert session.last is not None and "The user asks" not in session.last.text
+    second = "".join(p for p in session.stream("Which minerals first?") if isinstance(p, str))
+    assert second and "The user asks" not in second and "think" not in second
+    assert session.last is not None and session.last.answered and second == session.last.text
+
+
+def test_thinking_that_quotes_the_prompt_is_no_echo(llm_env: Any) -> None:
+    def responder(req: dict[str, Any]) -> str:
+        sentence = longest_sentence(sources_of(req)[1])
+        return f"<think>{echo_system_prompt(req)[:400]}</think>{sentence} [1]"
+
+    llm_env.set_responder(responder)
+    answer = Assistant().ask(QUESTION)
+    assert answer.answered and not answer.fallback and answer.provider == "openai"
+    assert_never_shown(answer.text)
+
+
 def test_a_reply_that_only_thinks_falls_back_naming_why(
     llm_env: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
