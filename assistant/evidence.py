@@ -162,6 +162,11 @@ _SCRIPTS = {
 # SHORT_LANGUAGE_CONFIDENCE ("../../etc/passwd" reads as Croatian at 0.57).
 MIN_LANGUAGE_CONFIDENCE = 0.5
 MIN_SCRIPT_SHARE = 0.2
+# A guess of a language with a script of its own, which that script bears out, may be less sure:
+# "Хто засновник Sino Auto Insights?" reads as Ukrainian at 0.34 (the Latin name pulls the
+# detector away), and "Хто CEO Tesla?" as Bulgarian at 0.44: a Cyrillic question either way, never
+# one to be held to English words. (A misfire on a string of another script fails the share.)
+MIN_SCRIPT_CONFIDENCE = 0.3
 SHORT_LANGUAGE_CONFIDENCE = 0.9
 _WORD = re.compile(r"[^\W\d_]{2,}")
 # Scripts written without spaces between words: no word count.
@@ -196,7 +201,8 @@ def checked_language(text: str) -> str | None:
     if len(letters) < 2:
         return None
     lang, confidence = guess_language(text)
-    if confidence < MIN_LANGUAGE_CONFIDENCE:
+    own_script = lang in _SCRIPTS
+    if confidence < (MIN_SCRIPT_CONFIDENCE if own_script else MIN_LANGUAGE_CONFIDENCE):
         return None
     scripts = _script_shares(text)
     dominant = max(scripts, key=lambda k: scripts[k])

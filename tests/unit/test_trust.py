@@ -286,6 +286,18 @@ def test_a_real_question_has_a_checked_language(question: str, language: str) ->
     assert question_language(question) == language
 
 
+def test_a_less_sure_guess_borne_out_by_its_own_script_is_kept() -> None:
+    # Before: the Latin name pulled the detector to 0.34, the question was held to the English
+    # articles' words, and its Cyrillic words, which they never use, declined it.
+    question = "Хто засновник Sino Auto Insights?"
+    from assistant.documents import guess_language
+
+    assert guess_language(question)[1] < 0.5
+    assert checked_language(question) == "uk"
+    # A Latin-script guess that unsure stays unchecked.
+    assert guess_language("Tu Le là ai?")[1] < 0.5 and checked_language("Tu Le là ai?") is None
+
+
 @pytest.mark.parametrize(
     "question",
     ["SELECT * FROM chunks WHERE 1=1", "../../../../etc/passwd", "%n%n%n%n%x%x", "🔋🔋", "?!", "x"],
