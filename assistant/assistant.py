@@ -26,7 +26,7 @@ from .evidence import (
 from .ingest import IngestReport, ProgressFn, ingest
 from .retrieval import Hit, HybridSearch
 from .store import Store, StoredDocument
-from .text import strip_control
+from .text import clean_question
 
 MAX_QUESTION_CHARS = 4000
 _FOLLOW_UP = re.compile(
@@ -461,10 +461,9 @@ def _model_of(answerer: Any) -> str:
 
 def _check_question(question: str) -> str:
     if isinstance(question, str):  # terminal control sequences are not part of any question
-        question = strip_control(question).replace("\t", " ")
-    if not isinstance(question, str) or not question.strip():
+        question = clean_question(question)
+    if not isinstance(question, str) or not question:
         raise UsageError("the question is empty")
-    question = question.strip()
     if len(question) > MAX_QUESTION_CHARS:
         raise UsageError(f"the question is longer than {MAX_QUESTION_CHARS} characters")
     return question

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from .keyword import KeywordIndex, KeywordIndexBusy
-from .text import ascii_digits, normalize_token, tokenize  # noqa: F401 - re-exported
+from .text import ascii_digits, clean_question, normalize_token, tokenize  # noqa: F401 - re-exported
 
 log = logging.getLogger("assistant")
 
@@ -563,6 +563,7 @@ def _build_retriever_class() -> Any:
         def _get_relevant_documents(
             self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
         ) -> list[Document]:
+            query = clean_question(query)  # as `Assistant.ask` takes it
             k = kwargs.get("k") or self.k
             options = {"source": kwargs.get("source"), "language": kwargs.get("language")}
             if self.word_vectors is None:

@@ -78,6 +78,12 @@ def strip_control(text: str) -> str:
     return CONTROL_SEQUENCE.sub("", text)
 
 
+def clean_question(text: str) -> str:
+    """A question as it is searched: no control sequences, tabs as spaces, no outer whitespace
+    (a trailing space moves the query vector)."""
+    return strip_control(text).replace("\t", " ").strip()
+
+
 # Words this long or longer may be matched by a spelling one edit away; shorter ones have too
 # many neighbours ("kind": king, mind, find) for a neighbour to mean the same word.
 MIN_RESPELL = 5
