@@ -352,7 +352,7 @@ class Assistant:
             if state.get("accepted"):
                 from .llm import supported_citations
 
-                text = state.get("final_text") or "".join(pieces)
+                text = state["final_text"]
                 citations = supported_citations(
                     text, given, state.get("mapping"), state.get("anchor"), answerer.similar
                 )

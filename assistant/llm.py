@@ -175,23 +175,43 @@ def is_openai_host(base_url: str | None) -> bool:
 
 
 # --- what a reply may contain ---------------------------------------------------------------------
+def _reasoning_spans(text: str) -> tuple[list[tuple[int, int]], bool]:
+    """Where a reasoning model's thinking (and gpt-oss's answer header) sits in a reply, in
+    order; and whether a closing tag stands outside every block (the chat template opened the
+    block, so everything before that tag is thinking too)."""
+    spans = [m.span() for m in _REASONING.finditer(text)]
+    spans += [m.span() for m in _HARMONY_FINAL.finditer(text)]
+    spans.sort()
+    stray = [
+        m.end() for m in _REASONING_END.finditer(text)
+        if not any(a <= m.start() < b for a, b in spans)
+    ]
+    if not stray:
+        return spans, False
+    return [(0, stray[-1])] + [(a, b) for a, b in spans if a >= stray[-1]], True
+
+
 def strip_reasoning(text: str) -> str:
     """The reply without a reasoning model's thinking (`_REASONING`)."""
-    text = _REASONING.sub("", _HARMONY_FINAL.sub("", text))
-    ends = [m.end() for m in _REASONING_END.finditer(text)]
-    return text[ends[-1] :] if ends else text
+    spans, _ = _reasoning_spans(text)
+    kept, at = [], 0
+    for a, b in spans:
+        kept.append(text[at:a])
+        at = max(at, b)
+    return "".join(kept) + text[at:]
 
 
 def _blank_reasoning(text: str) -> str:
     """The reply with its thinking blanked out, every other character where it was."""
-    out = _REASONING.sub(lambda m: " " * len(m.group(0)), text)
-    ends = [m.end() for m in _REASONING_END.finditer(out)]
-    return " " * ends[-1] + out[ends[-1] :] if ends else out
+    chars = list(text)
+    for a, b in _reasoning_spans(text)[0]:
+        chars[a:b] = " " * (b - a)
+    return "".join(chars)
 
 
 def template_opens_reasoning(text: str) -> bool:
     """Whether the reply closes a thinking block it never opened (the chat template did)."""
-    return bool(_REASONING_END.search(_REASONING.sub("", _HARMONY_FINAL.sub("", text))))
+    return _reasoning_spans(text)[1]
 
 
 def has_reasoning(text: str) -> bool:
@@ -911,12 +931,12 @@ class OpenAIAnswerer:
         state["mapping"] = dict(gate.mapping)
         state["text"] = gate.emitted
         state["reply"] = gate.text
-        # Thinking the template opened shows as answer text until its closing tag arrives; what
-        # counts is the reply after it (the stream may already have shown the thinking).
+        # What counts is the whole reply as the gate reads it: where the template opened the
+        # thinking, the stream may have shown some of it before the closing tag arrived (and
+        # this answerer's later replies are held until that tag).
+        state["final_text"] = gate.final_text()
         if template_opens_reasoning(gate.raw):
             self._template_thinks = True
-        final = gate.final_text()
-        state["final_text"] = final if not final.startswith(gate.emitted.strip()) else None
         state["reasoning_only"] = not gate.text.strip() and has_reasoning(gate.raw)
         state["cut_reason"] = gate.cut_reason
         state["truncated"] = gate.state == "open" and reason in ("length", "budget", "timeout")
