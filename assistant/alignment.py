@@ -87,6 +87,30 @@ def pool_size(k: int, language: str | None, store_languages: Iterable[str]) -> i
     return k * POOL
 
 
+def aligned_search(
+    search: Callable[[int], Sequence[Hit]],
+    question: str,
+    k: int,
+    language: str | None,
+    store_languages: Iterable[str],
+    vectors: Vectors | None,
+) -> tuple[list[Hit], Aligner | None]:
+    """The k chunks a question reads, and its aligner (None when no chunk needs one).
+
+    `search(n)` ranks n chunks. With word `vectors` and a store holding a language other than
+    the question's, a pool (`pool_size`) is ranked, its chunks in other languages reordered by
+    alignment (`rerank`), and the best k kept. `Assistant.ask`, `Assistant.search` and the
+    LangChain retriever all read chunks this way.
+    """
+    if vectors is None:
+        return list(search(k)), None
+    hits = search(pool_size(k, language, store_languages))
+    if language is None or all(h.language == language for h in hits):
+        return list(hits[:k]), None
+    aligner = Aligner(question, vectors)
+    return rerank(hits, language, aligner)[:k], aligner
+
+
 def rerank(hits: Sequence[Hit], language: str | None, aligner: Aligner | None) -> list[Hit]:
     """The hits, those in another language than the question's reordered among themselves.
 

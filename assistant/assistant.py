@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .alignment import Aligner, pool_size, rerank
+from .alignment import Aligner, aligned_search
 from .answering import Answer, ExtractiveAnswerer, compose, elapsed_ms, is_decline_text
 from .citations import Citation, verify_citations
 from .config import Settings, load_settings
@@ -99,13 +99,6 @@ class Assistant:
         if weights_for(self.embeddings.model_id) != "e5":
             return None
         return self.sentence_vectors.words
-
-    def _aligner(self, question: str, language: str | None, hits: Sequence[Hit]) -> Aligner | None:
-        """Word alignment for a question with passages in another language (None: not needed)."""
-        if language is None or all(h.language == language for h in hits):
-            return None
-        vectors = self._word_vectors
-        return None if vectors is None else Aligner(question, vectors)
 
     @property
     def extractive(self) -> ExtractiveAnswerer:
@@ -210,16 +203,19 @@ class Assistant:
         reordered by word alignment (`alignment`), over a pool of more chunks than k.
         """
         asked_in = checked_language(query)
-        pool = k
-        if self._word_vectors is not None:
-            index = index or self.searcher.keyword_index()
-            held = [language] if language else index.chunk_counts()
-            pool = pool_size(k, asked_in, held)
-        hits = self.searcher.search(
-            query, pool, source=source, language=language, query_vector=query_vector, index=index
+        if index is None:
+            index = self.searcher.keyword_index()
+        hits, aligner = aligned_search(
+            lambda n: self.searcher.search(
+                query, n, source=source, language=language, query_vector=query_vector, index=index
+            ),
+            query,
+            k,
+            asked_in,
+            [language] if language else index.chunk_counts(),
+            self._word_vectors,
         )
-        aligner = self._aligner(query, asked_in, hits)
-        return rerank(hits, asked_in, aligner)[:k], asked_in, aligner
+        return hits, asked_in, aligner
 
     # --- answers ---------------------------------------------------------------------------------
     def answerer(self, provider: str | None = None, model: str | None = None) -> Any:

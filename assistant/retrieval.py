@@ -565,19 +565,20 @@ def _build_retriever_class() -> Any:
         ) -> list[Document]:
             query = clean_question(query)  # as `Assistant.ask` takes it
             k = kwargs.get("k") or self.k
-            options = {"source": kwargs.get("source"), "language": kwargs.get("language")}
-            if self.word_vectors is None:
-                hits = self.search(query, k, **options)
-            else:
-                # As Assistant.ask: a pool for a question in another language, then alignment.
-                from .alignment import Aligner, pool_size, rerank
-                from .evidence import checked_language
+            source, language = kwargs.get("source"), kwargs.get("language")
+            from .alignment import aligned_search
+            from .evidence import checked_language
 
-                asked_in = checked_language(query)
-                engine = self._search_engine()
-                pool = pool_size(k, asked_in, engine.keyword_index().chunk_counts())
-                hits = self.search(query, pool, **options)
-                hits = rerank(hits, asked_in, Aligner(query, self.word_vectors))[:k]
+            engine = self._search_engine()
+            index = engine.keyword_index()
+            hits, _ = aligned_search(  # as Assistant.ask reads them
+                lambda n: engine.search(query, n, source=source, language=language, index=index),
+                query,
+                k,
+                checked_language(query) if self.word_vectors is not None else None,
+                [language] if language else index.chunk_counts(),
+                self.word_vectors,
+            )
             return [h.to_document() for h in hits]
 
     return HybridRetriever
