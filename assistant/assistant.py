@@ -311,6 +311,12 @@ class Assistant:
         candidates = extractive.candidates(
             standalone, hits, sentences, sims, asked_in, aligner, spelling
         )
+        # Across languages, how close the passages' latent terms are to the question's (cached:
+        # the reordering computed them).
+        latent = 0.0
+        if aligner is not None and asked_in is not None:
+            other = [h.text for h in hits if h.language != asked_in]
+            latent = max(aligner.latent_scores(other), default=0.0)
         evidence = scored(
             assess(
                 standalone,
@@ -322,6 +328,7 @@ class Assistant:
                 # A --source filter leaves too few passages for a typical one to stand out from.
                 filtered=source is not None,
                 spelling=spelling,
+                latent=latent,
             ),
             weights_for(self.embeddings.model_id),
         )

@@ -302,6 +302,7 @@ class Evidence:
     unknown_rare: float = 0.0  # idf-weighted share of the question's words the store never uses
     margin: float = 0.0  # standing of the best passage above the second best
     sentence_margin: float = 0.0  # best sentence's similarity above the typical candidate's
+    latent: float = 0.0  # across languages: best latent-terms cosine of a passage (`alignment`)
     answer_coverage: float = 0.0  # idf-weighted share of the question's words in the answer sentence
     rarest_found: bool = True  # the question's rarest word (in the store) occurs in the evidence
     missing_figures: tuple[str, ...] = ()
@@ -344,6 +345,7 @@ def assess(
     *,
     filtered: bool = False,
     spelling: Mapping[str, str] | None = None,
+    latent: float = 0.0,
 ) -> Evidence:
     """Measure how well the retrieved passages could answer the question.
 
@@ -351,7 +353,8 @@ def assess(
     the question's tokens to their idf in the store (None or absent: the store never uses them);
     `language` is the question's language as `checked_language` tells it (None: unknown);
     `spelling` maps question tokens the store never uses to the evidence's spelling of them
-    (`spelling_for`; `idf` then holds the respelled tokens).
+    (`spelling_for`; `idf` then holds the respelled tokens); `latent` is the best latent-terms
+    cosine of a passage in another language than the question's (0: none, or no sparse head).
     """
     if not hits:
         return Evidence(reasons=("nothing was retrieved",))
@@ -400,6 +403,7 @@ def assess(
         store_size=0 if filtered else store_size,
         margin=zs[0] - zs[1] if len(zs) > 1 else 0.0,
         sentence_margin=sims[0] - float(sorted(sims)[len(sims) // 2]) if sims else 0.0,
+        latent=0.0 if shared else latent,
         answer_coverage=answer_coverage,
         rarest_found=rarest_found,
         similarity=max(h.similarity for h in hits),
@@ -429,20 +433,21 @@ _FEATURES = {
                "missing_figure", "figure_wanted", "coverage", "unknown_rare", "answer_coverage",
                "rarest_found"),
     "cross": ("standing", "similarity", "sentence_similarity", "margin", "sentence_margin",
-              "missing_figure", "figure_wanted", "coverage", "answer_coverage", "missing_name"),
+              "missing_figure", "figure_wanted", "coverage", "answer_coverage", "missing_name",
+              "latent"),
 }
 _WEIGHTS: dict[str, dict[str, tuple[tuple[float, ...], float]]] = {
     "e5": {
         "shared": ((0.1784, 23.8933, 43.2864, 0.6848, -11.558, -1.3779, -0.719, 1.5535, -0.1733,
                     5.1992, 0.0563), -59.0437),
-        "cross": ((0.761, -8.6009, 50.9492, 0.7333, 3.7402, -1.7673, -0.801, 1.3616, 2.1905,
-                   -1.9437), -35.6277),
+        "cross": ((0.6783, -15.2422, 49.7257, 0.7709, 1.0923, -2.197, -0.6149, 1.0229, 0.9882,
+                   -1.9692, 16.5597), -31.996),
     },
     "generic": {
         "shared": ((1.4948, 0.0, 0.0, 0.3344, -6.0551, -1.7365, -0.9073, 0.3459, -0.8303, 7.4088,
                     -0.1158), -5.663),
-        "cross": ((1.2807, 0.0, 0.0, 0.328, 34.7563, -1.7845, -0.8332, 2.308, 0.9095, -1.9936),
-                  -4.1414),
+        "cross": ((1.2807, 0.0, 0.0, 0.328, 34.7563, -1.7845, -0.8332, 2.308, 0.9095, -1.9936,
+                   0.0), -4.1414),
     },
 }
 # Below this standing the best passage is no better than the store's typical passage for the
@@ -468,6 +473,7 @@ def _values(e: Evidence) -> dict[str, float]:
         "answer_coverage": e.answer_coverage,
         "rarest_found": float(e.rarest_found),
         "missing_name": float(bool(e.missing_names)),
+        "latent": e.latent,
     }
 
 

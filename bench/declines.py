@@ -188,7 +188,8 @@ def fit(results: dict[str, Any], generic: bool = False) -> None:
                 case = "shared" if e.shared_language else "cross"
                 values = _values(e)
                 if generic:
-                    values["similarity"] = values["sentence_similarity"] = 0.0
+                    # (nor the latent terms: the word alignment is measured with e5 only)
+                    values["similarity"] = values["sentence_similarity"] = values["latent"] = 0.0
                 data[case][0].append([values[f] for f in _FEATURES[case]])
                 data[case][1].append(1.0 if name.endswith("answer") else 0.0)
     for case, (x, y) in data.items():

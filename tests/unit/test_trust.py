@@ -212,6 +212,18 @@ def test_lexical_signals_apply_only_when_the_question_shares_the_evidence_langua
     assert same.coverage > 0.5
 
 
+def test_latent_terms_count_only_across_languages_and_raise_the_score() -> None:
+    h = hit("Rhyolite Ridge lithium mine approved.")
+    cands = answerer().candidates("q", [h], split_hits([h]), np.array([0.9]))
+    same = assess("Which lithium mine was approved?", [h], cands, {"lithium": 2.0}, 10, "en", latent=0.5)
+    assert same.latent == 0.0  # within a language the words themselves are compared
+    # Before: an Arabic question over English evidence, no latent terms (score as it was). After:
+    # the same evidence whose latent terms are close to the question's scores higher.
+    before = scored(assess("ما اسم منجم الليثيوم؟", [h], cands, {}, 10, "ar"))
+    after = scored(assess("ما اسم منجم الليثيوم؟", [h], cands, {}, 10, "ar", latent=0.5))
+    assert after.latent == 0.5 and after.score > before.score
+
+
 def test_figures_missing_from_the_evidence_are_reported() -> None:
     h = hit("Cobalt prices fell sharply in 2023.")
     cands = answerer().candidates("q", [h], split_hits([h]), np.array([0.9]))
