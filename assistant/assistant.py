@@ -314,7 +314,7 @@ class Assistant:
         # Across languages, how close the passages' latent terms are to the question's (cached:
         # the reordering computed them).
         latent = 0.0
-        if aligner is not None and asked_in is not None:
+        if aligner is not None and asked_in is not None and hits and hits[0].language != asked_in:
             other = [h.text for h in hits if h.language != asked_in]
             latent = max(aligner.latent_scores(other), default=0.0)
         evidence = scored(

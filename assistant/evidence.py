@@ -7,7 +7,8 @@ The assistant answers only when the evidence supports it. The signals (see `Evid
 - whether the question's words occur in the store at all, and in the evidence. When the question
   shares its language with the evidence, its rare words must be there; when it does not (an Arabic
   question about English articles), only what survives translation is checked: figures (digits
-  fold across scripts) and names written in the evidence's script;
+  fold across scripts) and names written in the evidence's script, and how close the passages'
+  latent terms (`alignment.Aligner.latent_scores`) are to the question's;
 - whether a question asking for a number or a date finds one in the candidate answer.
 
 Which mode applies follows from the question's language as the detector can vouch for it

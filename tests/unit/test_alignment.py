@@ -134,12 +134,18 @@ def test_latent_terms_reorder_passages_the_alignment_cannot_tell_apart() -> None
     after = rerank([river, other], "ar", Aligner(QUESTION, lambda ws: np.eye(len(ws), 64, dtype=np.float32), fake_latent))
     assert [h.path for h in before] == ["/r.txt", "/p.txt"]
     assert [h.path for h in after] == ["/p.txt", "/r.txt"]
-    # Only the `latent_top` best by alignment are weighed: beyond them the order stays.
-    assert [h.path for h in rerank([river, other], "ar", after_aligner(), latent_top=1)] == ["/r.txt", "/p.txt"]
+    # Only chunks competing for the places their language holds among those kept are weighed:
+    # none kept, no latent codes computed, the order stays.
+    counted: list[int] = []
 
+    def counting(texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        counted.append(len(texts))
+        return fake_latent(texts)
 
-def after_aligner() -> Aligner:
-    return Aligner(QUESTION, lambda ws: np.eye(len(ws), 64, dtype=np.float32), fake_latent)
+    flat = lambda ws: np.eye(len(ws), 64, dtype=np.float32)  # noqa: E731
+    kept_none = rerank([hit("Ein Satz.", lang="de", score=3.0), river, other], "ar",
+                       Aligner(QUESTION, flat, counting), keep=1)
+    assert [h.path for h in kept_none][1:] == ["/r.txt", "/p.txt"] and counted == []
 
 
 def test_latent_terms_choose_the_sentence_in_another_language() -> None:
