@@ -13,7 +13,7 @@ import hashlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -87,32 +87,22 @@ class SentenceVectors:
         """
         import numpy as np
 
-        keys = [self._key(t, query) for t in texts]
-        with self._lock:
-            found: dict[bytes, Any] = {k: self._memory[k] for k in keys if k in self._memory}
-            missing = [k for k in dict.fromkeys(keys) if k not in found]
-            if missing:
-                found.update(self._read(missing))
-            todo = [k for k in dict.fromkeys(keys) if k not in found]
-        if todo:
-            by_key = dict(zip(keys, texts))
-            embed = (
-                self.embeddings.embed_queries_array if query else self.embeddings.embed_passages_array
-            )
-            fresh = embed([by_key[k] for k in todo])
-            fresh = np.asarray(fresh, dtype=np.float32)
+        embed = self.embeddings.embed_queries_array if query else self.embeddings.embed_passages_array
+
+        def compute(todo: list[str]) -> list[Any]:
             self.embedded += len(todo)
-            with self._lock:
-                for k, v in zip(todo, fresh):
-                    found[k] = v
-                self._write(list(zip(todo, fresh)))
-        with self._lock:
-            if len(self._memory) > _MEMORY_LIMIT:
-                self._memory.clear()
-            self._memory.update(found)
-        if not keys:
+            return list(np.asarray(embed(todo), dtype=np.float32))
+
+        found = self._cached(
+            texts,
+            "\0query" if query else "",
+            compute,
+            lambda blob: np.frombuffer(blob, dtype=np.float32),
+            lambda v: np.asarray(v, dtype=np.float32).tobytes(),
+        )
+        if not texts or found is None:
             return np.zeros((0, 0), dtype=np.float32)
-        return np.vstack([found[k] for k in keys]).astype(np.float32, copy=False)
+        return np.vstack(found).astype(np.float32, copy=False)
 
     def words(self, words: Sequence[str]) -> Any:
         """Query vectors of single words (see `alignment`)."""
@@ -127,35 +117,47 @@ class SentenceVectors:
 
         from .embeddings import latent_terms
 
-        keys = [self._key(t, kind="\0latent") for t in texts]
+        def decode(blob: bytes) -> tuple[Any, Any]:
+            n = len(blob) // 8
+            return np.frombuffer(blob[: 4 * n], np.int32), np.frombuffer(blob[4 * n :], np.float32)
+
+        def encode(code: tuple[Any, Any]) -> bytes:
+            return np.asarray(code[0], np.int32).tobytes() + np.asarray(code[1], np.float32).tobytes()
+
+        return self._cached(texts, "\0latent", latent_terms, decode, encode) or []
+
+    def _cached(
+        self,
+        texts: Sequence[str],
+        kind: str,
+        compute: Callable[[list[str]], Sequence[Any] | None],
+        decode: Callable[[bytes], Any],
+        encode: Callable[[Any], bytes],
+    ) -> list[Any] | None:
+        """Values of texts in their order, from memory, the disk cache, or `compute` (one call for
+        all the missing ones; None from it: no values at all)."""
+        keys = [self._key(t, kind) for t in texts]
         with self._lock:
             found: dict[bytes, Any] = {k: self._memory[k] for k in keys if k in self._memory}
             missing = [k for k in dict.fromkeys(keys) if k not in found]
             if missing:
-                for key, blob in self._read(missing, raw=True).items():
-                    n = len(blob) // 8
-                    found[key] = (np.frombuffer(blob[: 4 * n], dtype=np.int32),
-                                  np.frombuffer(blob[4 * n :], dtype=np.float32))
+                found.update((k, decode(blob)) for k, blob in self._read(missing).items())
             todo = [k for k in dict.fromkeys(keys) if k not in found]
         if todo:
             by_key = dict(zip(keys, texts))
-            fresh = latent_terms([by_key[k] for k in todo])
+            fresh = compute([by_key[k] for k in todo])
             if fresh is None:
-                return []
+                return None
             with self._lock:
                 found.update(zip(todo, fresh))
-                self._write([
-                    (k, np.asarray(idx, np.int32).tobytes() + np.asarray(val, np.float32).tobytes())
-                    for k, (idx, val) in zip(todo, fresh)
-                ])
+                self._write([(k, encode(v)) for k, v in zip(todo, fresh)])
         with self._lock:
             if len(self._memory) > _MEMORY_LIMIT:
                 self._memory.clear()
             self._memory.update(found)
         return [found[k] for k in keys]
 
-    def _key(self, text: str, query: bool = False, kind: str = "") -> bytes:
-        kind = kind or ("\0query" if query else "")
+    def _key(self, text: str, kind: str = "") -> bytes:
         return hashlib.sha1(f"{self.model_id}{kind}\0{text}".encode("utf-8", "surrogatepass")).digest()
 
     # --- the disk cache ----------------------------------------------------------------------
@@ -175,9 +177,8 @@ class SentenceVectors:
             self._db_failed = True
         return self._db
 
-    def _read(self, keys: list[bytes], raw: bool = False) -> dict[bytes, Any]:
-        """Cached rows by key: float32 vectors, or the stored bytes (`raw`)."""
-        import numpy as np
+    def _read(self, keys: list[bytes]) -> dict[bytes, bytes]:
+        """Cached rows by key, as stored."""
 
         db = self._connect()
         if db is None:
@@ -191,22 +192,19 @@ class SentenceVectors:
                     part,
                 ).fetchall()
                 for key, blob in rows:
-                    out[bytes(key)] = bytes(blob) if raw else np.frombuffer(blob, dtype=np.float32)
+                    out[bytes(key)] = bytes(blob)
         except sqlite3.Error as exc:
             log.debug("sentence cache read failed: %s", exc)
         return out
 
-    def _write(self, rows: list[tuple[bytes, Any]]) -> None:
-        import numpy as np
-
+    def _write(self, rows: list[tuple[bytes, bytes]]) -> None:
         db = self._connect()
         if db is None or not rows:
             return
         try:
             db.executemany(
                 "INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)",
-                [(k, v if isinstance(v, bytes) else np.asarray(v, dtype=np.float32).tobytes())
-                 for k, v in rows],
+                rows,
             )
             db.commit()
         except sqlite3.Error as exc:  # read-only or full: the vectors stay in memory
