@@ -143,11 +143,11 @@ def rerank(
 ) -> list[Hit]:
     """The hits, those in another language than the question's reordered among themselves.
 
-    Within each such language a chunk's fused score plus CHUNK_WEIGHT times its alignment (and
-    LATENT_WEIGHT times its latent-terms cosine) decides the order. A latent code costs a pass
-    of the model per chunk, so only the chunks that compete for the places their language holds
-    among the first `keep` (all by default) are weighed by it: the best by alignment, two more
-    than those places; the chunks then take that language's scores in their new order, so a language is
+    Within each such language a chunk's fused score plus CHUNK_WEIGHT times its alignment, plus
+    LATENT_WEIGHT times its latent-terms cosine, decides the order. A latent code costs a pass of
+    the model per chunk, so only the chunks competing for the places their language holds among
+    the first `keep` (all by default) get one: the best by alignment, LATENT_SPARE more than those
+    places. The chunks then take that language's scores in their new order, so a language is
     never lifted over another (alignment levels differ by language pair). Hits in the question's
     language, or of a question whose language is unknown, keep their places.
     """

@@ -233,13 +233,15 @@ class ExtractiveAnswerer:
                 + self.ALIGN_WEIGHT * c.aligned
                 - (self.HEADING_PENALTY if c.heading else 0.0)
             )
+        # Each sentence's chunk, against the best chunk retrieved (one scale across languages).
+        top = hits[0].score
+        chunk = [self.CHUNK_WEIGHT * (hits[c.sentence.hit].score - top) for c in cands]
         if aligner is not None and language is not None and self.LATENT_WEIGHT:
             # Latent terms cost a pass of the model per sentence: only the likeliest sentences
-            # of each other language are weighed by them (the rest could not win anyway).
-            top = hits[0].score
+            # in other languages are weighed by them (on XQuAD, 8 choose as well as all of them).
             other = sorted(
                 (i for i, c in enumerate(cands) if c.sentence.language != language),
-                key=lambda i: -(own[i] + self.CHUNK_WEIGHT * (hits[cands[i].sentence.hit].score - top)),
+                key=lambda i: -(own[i] + chunk[i]),
             )[: self.LATENT_SENTENCES]
             for i, value in zip(other, aligner.latent_scores([contexts[i] for i in other])):
                 cands[i].latent = value
@@ -248,10 +250,8 @@ class ExtractiveAnswerer:
         for c, value in zip(cands, own):
             lang = c.sentence.language
             best_own[lang] = max(best_own.get(lang, value), value)
-        top = hits[0].score
-        for c, value in zip(cands, own):
-            hit = hits[c.sentence.hit]
-            c.score = self.CHUNK_WEIGHT * (hit.score - top) + value - best_own[c.sentence.language]
+        for c, value, placed in zip(cands, own, chunk):
+            c.score = placed + value - best_own[c.sentence.language]
         return cands
 
     def select(

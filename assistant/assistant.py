@@ -311,8 +311,8 @@ class Assistant:
         candidates = extractive.candidates(
             standalone, hits, sentences, sims, asked_in, aligner, spelling
         )
-        # Across languages, how close the passages' latent terms are to the question's (cached:
-        # the reordering computed them).
+        # Across languages, how close the passages' latent terms are to the question's (the
+        # reordering coded these chunks already, but a language's lone chunk).
         latent = 0.0
         if aligner is not None and asked_in is not None and hits and hits[0].language != asked_in:
             other = [h.text for h in hits if h.language != asked_in]
