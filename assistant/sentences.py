@@ -160,6 +160,13 @@ class SentenceVectors:
     def _key(self, text: str, kind: str = "") -> bytes:
         return hashlib.sha1(f"{self.model_id}{kind}\0{text}".encode("utf-8", "surrogatepass")).digest()
 
+    def close(self) -> None:
+        """Close the disk cache (its file can then be copied whole); it reopens on next use."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
     # --- the disk cache ----------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection | None:
         if self._db is not None or self._db_failed:
