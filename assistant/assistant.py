@@ -14,13 +14,11 @@ from .citations import Citation, verify_citations
 from .config import Settings, load_settings
 from .errors import ProviderError, UsageError
 from .evidence import (
-    assess,
     checked_language,
-    decide,
     decline_message,
     question_language,
-    scored,
     spelling_for,
+    weigh,
     weights_for,
 )
 from .ingest import IngestReport, ProgressFn, ingest
@@ -313,26 +311,27 @@ class Assistant:
         )
         # Across languages, how close the passages' latent terms are to the question's (the
         # reordering coded these chunks already, but a language's lone chunk).
-        latent = 0.0
-        if aligner is not None and asked_in is not None and hits and hits[0].language != asked_in:
-            other = [h.text for h in hits if h.language != asked_in]
-            latent = max(aligner.latent_scores(other), default=0.0)
-        evidence = scored(
-            assess(
-                standalone,
-                hits,
-                candidates,
-                idf,
-                len(index),
-                asked_in,
-                # A --source filter leaves too few passages for a typical one to stand out from.
-                filtered=source is not None,
-                spelling=spelling,
-                latent=latent,
-            ),
-            weights_for(self.embeddings.model_id),
+        latent: dict[str, float] = {}
+        if aligner is not None and asked_in is not None:
+            other = [h for h in hits if h.language != asked_in]
+            latent = dict(zip((h.chunk_id for h in other), aligner.latent_scores([h.text for h in other])))
+        # The passages of each language are weighed apart (`weigh`); the extractive answer
+        # quotes the part that answers.
+        evidence, reason, candidates = weigh(
+            standalone,
+            hits,
+            candidates,
+            idf,
+            len(index),
+            asked_in,
+            # A --source filter leaves too few passages for a typical one to stand out from.
+            filtered=source is not None,
+            spelling=spelling,
+            latent=latent,
+            sizes=index.chunk_counts(),
+            model=weights_for(self.embeddings.model_id),
+            offset=self.settings.decline_bias,
         )
-        reason = decide(evidence, self.settings.decline_bias)
         timings["evidence"] = elapsed_ms(t_retrieve) - timings["retrieve"]
 
         t_generate = time.perf_counter()

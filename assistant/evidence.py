@@ -311,6 +311,9 @@ class Evidence:
     wants_figure: bool = False
     figure_in_answer: bool = True
     store_size: int = 0  # chunks searched (0 under a source filter: no store-wide distribution)
+    # Chunks searched in the best passage's language: the distribution its standing is measured
+    # in (None: as many as store_size).
+    peers: int | None = None
     score: float = 0.0  # the combined evidence score; decline below the threshold
     reasons: tuple[str, ...] = field(default_factory=tuple)
 
@@ -347,6 +350,7 @@ def assess(
     filtered: bool = False,
     spelling: Mapping[str, str] | None = None,
     latent: float = 0.0,
+    sizes: Mapping[str, int] | None = None,
 ) -> Evidence:
     """Measure how well the retrieved passages could answer the question.
 
@@ -355,7 +359,8 @@ def assess(
     `language` is the question's language as `checked_language` tells it (None: unknown);
     `spelling` maps question tokens the store never uses to the evidence's spelling of them
     (`spelling_for`; `idf` then holds the respelled tokens); `latent` is the best latent-terms
-    cosine of a passage in another language than the question's (0: none, or no sparse head).
+    cosine of a passage in another language than the question's (0: none, or no sparse head);
+    `sizes` are the store's chunks per language.
     """
     if not hits:
         return Evidence(reasons=("nothing was retrieved",))
@@ -402,6 +407,7 @@ def assess(
     sims = sorted((c.similarity for c in candidates), reverse=True)
     return Evidence(
         store_size=0 if filtered else store_size,
+        peers=None if sizes is None else (0 if filtered else sizes.get(hits[0].language, 0)),
         margin=zs[0] - zs[1] if len(zs) > 1 else 0.0,
         sentence_margin=sims[0] - float(sorted(sims)[len(sims) // 2]) if sims else 0.0,
         latent=0.0 if shared else latent,
@@ -454,7 +460,8 @@ _WEIGHTS: dict[str, dict[str, tuple[tuple[float, ...], float]]] = {
 # Below this standing the best passage is no better than the store's typical passage for the
 # question: nothing answers it (on XQuAD under 1% of answerable questions fall below it).
 MIN_STANDING = 1.1
-# A store this small has no distribution of passages to stand out from: the floor is not used.
+# A language with this few chunks in the store has no distribution of passages to stand out
+# from: the floor is not used for its passages (the seeds hold 13 English chunks, 8 Arabic).
 MIN_STORE_FOR_STANDING = 20
 # Answer when the score is above this (log-odds of "the evidence answers the question").
 THRESHOLDS = {"shared": -0.75, "cross": -1.0}
@@ -498,6 +505,59 @@ def weights_for(model_id: str) -> str:
     return "e5" if "multilingual-e5-small" in model_id else "generic"
 
 
+def weigh(
+    question: str,
+    hits: Sequence[Hit],
+    candidates: Sequence[Any],
+    idf: Mapping[str, float | None],
+    store_size: int,
+    language: str | None = None,
+    *,
+    filtered: bool = False,
+    spelling: Mapping[str, str] | None = None,
+    latent: Mapping[str, float] | None = None,
+    sizes: Mapping[str, int] | None = None,
+    model: str = "e5",
+    offset: float = 0.0,
+) -> tuple[Evidence, str | None, list[Any]]:
+    """The evidence, the decline reason (None: answer) and the candidates to answer from.
+
+    When the passages are in several languages (a store that mixes them), the passages of each
+    language are weighed on their own, in their own mode (`assess`): the question's words are
+    looked for in the passages of its language, and only what survives translation in the
+    others. Mixing them would hold a foreign passage to words it cannot contain, or let words
+    found in one language vouch for a sentence of another. The part that passes by the largest
+    margin answers; when none passes, the reason is that of the best passage's part. `latent`
+    maps chunk ids of passages in other languages than the question's to their latent-terms
+    cosine with it; `sizes` are the store's chunks per language.
+    """
+    latent = latent or {}
+    parts = [(list(hits), list(candidates))]
+    if language is not None and len({h.language for h in hits}) > 1:
+        # One part per language, in the order of each language's best passage.
+        order = list(dict.fromkeys(h.language for h in hits))
+        parts = [
+            ([h for h in hits if h.language == lang],
+             [c for c in candidates if hits[c.sentence.hit].language == lang])
+            for lang in order
+        ]
+    weighed = []
+    for part_hits, part_candidates in parts:
+        e = scored(
+            assess(
+                question, part_hits, part_candidates, idf, store_size, language,
+                filtered=filtered, spelling=spelling, sizes=sizes,
+                latent=max((latent.get(h.chunk_id, 0.0) for h in part_hits), default=0.0),
+            ),
+            model,
+        )
+        weighed.append((e, decide(e, offset), part_candidates))
+    passing = [w for w in weighed if w[1] is None]
+    if not passing:
+        return weighed[0]
+    return max(passing, key=lambda w: w[0].score - THRESHOLDS["shared" if w[0].shared_language else "cross"])
+
+
 def decide(evidence: Evidence, offset: float = 0.0) -> str | None:
     """Why the assistant should decline, or None to answer.
 
@@ -505,7 +565,8 @@ def decide(evidence: Evidence, offset: float = 0.0) -> str | None:
     """
     if evidence.reasons:
         return evidence.reasons[0]
-    if evidence.standing < MIN_STANDING and evidence.store_size >= MIN_STORE_FOR_STANDING:
+    peers = evidence.store_size if evidence.peers is None else evidence.peers
+    if evidence.standing < MIN_STANDING and peers >= MIN_STORE_FOR_STANDING:
         return (
             f"no passage stands out from the articles' typical passage for this question "
             f"(standing {evidence.standing:.2f} < {MIN_STANDING})"

@@ -31,15 +31,12 @@ def test_dev_set_has_answerable_and_unanswerable_questions() -> None:
     assert sum(1 for i in ITEMS if not i["answerable"]) >= 2
 
 
-# Known misses of the offline answerer, measured and reported (bench/RESULTS.md): an English
-# question whose answer is only in the Arabic article is declined (dev-13), and an unanswerable
-# English question is answered from an Arabic passage (dev-24). Kept visible as xfail (not
-# strict): a fix turns them into passes without editing the test. (dev-20, an Arabic question
-# that quoted a neighbour of the answer, is answered since the latent terms weigh sentences.)
-KNOWN_MISSES = {
-    "dev-13": "cross-lingual: answer only in the Arabic article, evidence score below the threshold",
-    "dev-24": "unanswerable English question whose best passage is Arabic: scores just above the cross-language threshold",
-}
+# Known misses of the offline answerer, measured and reported (bench/RESULTS.md), kept visible as
+# xfail (not strict): a fix turns them into passes without editing the test. None today: dev-20
+# is answered since the latent terms weigh sentences, dev-13 (an English question answered only
+# by the Arabic article) and dev-24 (an unanswerable one whose best passage is Arabic) since
+# each language's passages are weighed apart (`evidence.weigh`).
+KNOWN_MISSES: dict[str, str] = {}
 
 
 def _param(item: dict[str, Any]) -> Any:

@@ -20,8 +20,10 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "seed_qa_languages.jsonl"
 
 # Measured 2026-12-01 (88 questions): 66 of 67 answerable ones answered, gold span in 0.82, gold
 # source cited 0.88, 15 of 21 unanswerable ones declined (before the third trust pass: 0.81, 12).
+# 2026-12-02, each language's passages weighed apart (`evidence.weigh`): 67 of 67 answered, gold
+# span in 0.925, gold source cited 1.0, 14 of 21 declined.
 ANSWERED_FLOOR = 0.9
-HIT_FLOOR = 0.75
+HIT_FLOOR = 0.85
 DECLINED_FLOOR = 0.6
 
 
@@ -41,3 +43,17 @@ def test_questions_in_other_languages_are_answered_from_the_articles_or_declined
     assert answers["hit_rate"] >= HIT_FLOOR, answers
     assert declines["declined"] / declines["unanswerable"] >= DECLINED_FLOOR, declines
     assert citations["valid"] == citations["answers"], citations
+
+
+def test_a_question_is_answered_from_the_articles_in_another_language(seeded_data_dir: Path) -> None:
+    """The seeds mix an Arabic article with English ones. An Arabic question whose answer is only
+    in an English article: before, its evidence was weighed with the Arabic passages ranked first
+    (and the floor counted all 21 chunks as one distribution), and it was declined."""
+    from assistant import Assistant
+
+    answer = Assistant().ask("ما هي المعادن التي ستبدأ اليابان وكندا بتعدينها؟", provider="extractive")
+    assert answer.answered, answer.decline_reason
+    assert {Path(c.source).name for c in answer.citations} == {"003_00a1cc68e7f4e4af.txt"}
+    assert "nickel and lithium" in answer.text
+    assert answer.text.endswith("(الاقتباس باللغة الإنجليزية)")
+    assert answer.evidence["shared_language"] is False

@@ -29,6 +29,7 @@ from assistant.evidence import (
     quote_language_note,
     scored,
     spelling_for,
+    weigh,
 )
 from assistant.retrieval import Hit
 from assistant.sentences import split_hits
@@ -249,6 +250,76 @@ def test_a_passage_no_better_than_the_store_typical_one_declines() -> None:
     assert "typical passage" in (decide(ev) or "")
     # A store of a few chunks has no typical passage to stand out from.
     assert "typical passage" not in (decide(replace(ev, store_size=3)) or "")
+
+
+def test_the_floor_needs_enough_chunks_of_the_best_passage_language() -> None:
+    # The seeds: 21 chunks, 13 English and 8 Arabic. Before, the 21 counted: an Arabic question
+    # whose best passages (English, standing 0.96) answer it was declined by the floor.
+    h = hit("Japan and Canada will mine nickel and lithium first.", z=0.96)
+    cands = answerer().candidates("q", [h], split_hits([h]), np.array([0.9]))
+    q = "Which minerals will Japan and Canada mine first?"
+    idf = {"japan": 1.0, "canada": 1.0, "mine": 1.0, "mineral": 1.0, "first": 1.0}
+    store_wide = scored(assess(q, [h], cands, idf, 21, "en"))
+    by_language = scored(assess(q, [h], cands, idf, 21, "en", sizes={"en": 13, "ar": 8}))
+    assert by_language.peers == 13
+    assert "typical passage" in (decide(store_wide) or "")
+    assert "typical passage" not in (decide(by_language) or "")
+    # A big language keeps its floor.
+    big = scored(assess(q, [h], cands, idf, 600, "en", sizes={"en": 500, "ar": 100}))
+    assert "typical passage" in (decide(big) or "")
+
+
+def _mixed_case() -> tuple[str, list[Hit], list]:
+    """An English question over a mixed store: the best passage is an Arabic one about something
+    else; the English passage answers with the question's words."""
+    q = "How much will Geely invest in the battery plant?"
+    ar = hit("وقالت الحكومة إن الطقس كان معتدلاً في العاصمة الأسبوع الماضي.", lang="ar", score=1.6,
+             sim=0.80, z=2.0, path="/ar.txt")
+    en = hit("Geely will invest $4.6bn in the battery plant.", lang="en", score=1.5, sim=0.88,
+             z=2.9, path="/en.txt")
+    hits = [ar, en]
+    sents = split_hits(hits)
+    cands = answerer().candidates(q, hits, sents, np.array([0.80, 0.88]), "en")
+    return q, hits, cands
+
+
+def test_passages_of_each_language_are_weighed_apart_and_the_answering_part_is_quoted() -> None:
+    q, hits, cands = _mixed_case()
+    idf = {"geely": 3.0, "invest": 1.5, "battery": 1.0, "plant": 1.0, "much": 0.5, "will": 0.2}
+    # Before: one evidence over both, in the mode of the best passage (Arabic: cross-language),
+    # so the English passage's words did not count and the figure was not looked for.
+    together = scored(assess(q, hits, cands, idf, 400, "en"))
+    assert together.shared_language is False
+    evidence, reason, part = weigh(q, hits, cands, idf, 400, "en", sizes={"en": 200, "ar": 200})
+    assert reason is None
+    assert evidence.shared_language is True and evidence.coverage > 0.9
+    assert evidence.score > together.score
+    assert {c.sentence.language for c in part} == {"en"}
+    text, citations = compose(answerer().pick(part), hits, "en")
+    assert "4.6bn" in text and [c.source for c in citations] == ["en.txt"]
+
+
+def test_weighing_one_language_is_the_plain_assessment() -> None:
+    h = hit("Geely will invest $4.6bn in the battery plant.", z=2.9)
+    cands = answerer().candidates("q", [h], split_hits([h]), np.array([0.88]))
+    q = "How much will Geely invest?"
+    idf = {"geely": 3.0, "invest": 1.5}
+    evidence, reason, part = weigh(q, [h], cands, idf, 400, "en")
+    assert evidence == scored(assess(q, [h], cands, idf, 400, "en"))
+    assert reason == decide(evidence)
+    assert part == cands
+
+
+def test_when_no_part_answers_the_reason_is_the_best_passage_part() -> None:
+    q, hits, cands = _mixed_case()
+    # Nothing of the question in the English passage either: both parts decline.
+    weak = [replace(h, dense_z=0.2, similarity=0.70) for h in hits]
+    low = [replace(c, similarity=0.70) for c in cands]
+    evidence, reason, part = weigh(q, weak, low, {"geely": 3.0}, 400, "en",
+                                   sizes={"en": 200, "ar": 200})
+    assert reason is not None
+    assert evidence.shared_language is False  # the Arabic passage ranks first
+    assert {c.sentence.language for c in part} == {"ar"}
 
 
 def test_the_bias_setting_moves_the_threshold() -> None:
