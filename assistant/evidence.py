@@ -463,6 +463,8 @@ MIN_STANDING = 1.1
 # A language with this few chunks in the store has no distribution of passages to stand out
 # from: the floor is not used for its passages (the seeds hold 13 English chunks, 8 Arabic).
 MIN_STORE_FOR_STANDING = 20
+# Chunks a language needs in the store to be weighed as a part of its own (`weigh`).
+MIN_PART = 5
 # Answer when the score is above this (log-odds of "the evidence answers the question").
 THRESHOLDS = {"shared": -0.75, "cross": -1.0}
 
@@ -532,14 +534,23 @@ def weigh(
     cosine with it; `sizes` are the store's chunks per language.
     """
     latent = latent or {}
+    # A language with a few chunks in the store (often a misdetected paragraph) is no part of its
+    # own, as in retrieval's standardising: its passages go with the store's main language.
+    main = max(sizes, key=lambda lang: sizes[lang]) if sizes else None
+
+    def part_of(h: Hit) -> str:
+        if sizes is None or sizes.get(h.language, 0) >= MIN_PART or main is None:
+            return h.language
+        return main
+
+    keys = [part_of(h) for h in hits]
     parts = [(list(hits), list(candidates))]
-    if language is not None and len({h.language for h in hits}) > 1:
+    if language is not None and len(set(keys)) > 1:
         # One part per language, in the order of each language's best passage.
-        order = list(dict.fromkeys(h.language for h in hits))
         parts = [
-            ([h for h in hits if h.language == lang],
-             [c for c in candidates if hits[c.sentence.hit].language == lang])
-            for lang in order
+            ([h for h, key in zip(hits, keys) if key == lang],
+             [c for c in candidates if keys[c.sentence.hit] == lang])
+            for lang in dict.fromkeys(keys)
         ]
     weighed = []
     for part_hits, part_candidates in parts:

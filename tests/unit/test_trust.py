@@ -310,6 +310,23 @@ def test_weighing_one_language_is_the_plain_assessment() -> None:
     assert part == cands
 
 
+def test_a_language_with_a_few_chunks_in_the_store_is_weighed_with_the_main_one() -> None:
+    # XQuAD's English store holds one paragraph the detector reads as Portuguese. Weighed apart,
+    # its passage (English words, held to the cross-language check) outbid the English part for
+    # one question (en->en hit 0.9101 -> 0.9092); with the main language it is weighed as before.
+    q = "How much will Geely invest in the battery plant?"
+    en = hit("Geely will invest $4.6bn in the battery plant.", sim=0.88, z=2.9, path="/en.txt")
+    pt = hit("Geely also builds cars in Brazil.", lang="pt", score=0.9, sim=0.84, z=2.0, path="/pt.txt")
+    hits = [en, pt]
+    cands = answerer().candidates(q, hits, split_hits(hits), np.array([0.88, 0.84]), "en")
+    idf = {"geely": 3.0, "invest": 1.5, "battery": 1.0, "plant": 1.0}
+    evidence, _, part = weigh(q, hits, cands, idf, 300, "en", sizes={"en": 298, "pt": 2})
+    assert evidence == scored(assess(q, hits, cands, idf, 300, "en", sizes={"en": 298, "pt": 2}))
+    assert part == cands
+    _, _, apart = weigh(q, hits, cands, idf, 300, "en", sizes={"en": 150, "pt": 150})
+    assert {c.sentence.language for c in apart} == {"en"}
+
+
 def test_when_no_part_answers_the_reason_is_the_best_passage_part() -> None:
     q, hits, cands = _mixed_case()
     # Nothing of the question in the English passage either: both parts decline.
