@@ -351,6 +351,7 @@ def assess(
     spelling: Mapping[str, str] | None = None,
     latent: float = 0.0,
     sizes: Mapping[str, int] | None = None,
+    lead: str | None = None,
 ) -> Evidence:
     """Measure how well the retrieved passages could answer the question.
 
@@ -360,7 +361,8 @@ def assess(
     `spelling` maps question tokens the store never uses to the evidence's spelling of them
     (`spelling_for`; `idf` then holds the respelled tokens); `latent` is the best latent-terms
     cosine of a passage in another language than the question's (0: none, or no sparse head);
-    `sizes` are the store's chunks per language.
+    `sizes` are the store's chunks per language; `lead` is the language the passages are weighed
+    as (default: the best passage's; `weigh` gives a misdetected passage its part's).
     """
     if not hits:
         return Evidence(reasons=("nothing was retrieved",))
@@ -370,8 +372,9 @@ def assess(
     words = [t for t in tokens if not t.isdigit()]
     known = [t for t in words if idf.get(t) is not None]
     known_share = len(known) / len(words) if words else 1.0
+    lead = lead or hits[0].language
     # A question whose language cannot be told is held to the evidence's language.
-    shared = language is None or language == hits[0].language
+    shared = language is None or language == lead
     evidence_text = " ".join(h.text for h in hits)
     present = set(tokenize(evidence_text))
     weights = {t: _idf_weight(idf, t, rarest) for t in tokens}
@@ -407,7 +410,7 @@ def assess(
     sims = sorted((c.similarity for c in candidates), reverse=True)
     return Evidence(
         store_size=0 if filtered else store_size,
-        peers=None if sizes is None else (0 if filtered else sizes.get(hits[0].language, 0)),
+        peers=None if sizes is None else (0 if filtered else sizes.get(lead, 0)),
         margin=zs[0] - zs[1] if len(zs) > 1 else 0.0,
         sentence_margin=sims[0] - float(sorted(sims)[len(sims) // 2]) if sims else 0.0,
         latent=0.0 if shared else latent,
@@ -544,20 +547,20 @@ def weigh(
         return main
 
     keys = [part_of(h) for h in hits]
-    parts = [(list(hits), list(candidates))]
+    parts = [(keys[0] if hits else None, list(hits), list(candidates))]
     if language is not None and len(set(keys)) > 1:
         # One part per language, in the order of each language's best passage.
         parts = [
-            ([h for h, key in zip(hits, keys) if key == lang],
+            (lang, [h for h, key in zip(hits, keys) if key == lang],
              [c for c in candidates if keys[c.sentence.hit] == lang])
             for lang in dict.fromkeys(keys)
         ]
     weighed = []
-    for part_hits, part_candidates in parts:
+    for lead, part_hits, part_candidates in parts:
         e = scored(
             assess(
                 question, part_hits, part_candidates, idf, store_size, language,
-                filtered=filtered, spelling=spelling, sizes=sizes,
+                filtered=filtered, spelling=spelling, sizes=sizes, lead=lead,
                 latent=max((latent.get(h.chunk_id, 0.0) for h in part_hits), default=0.0),
             ),
             model,

@@ -327,6 +327,24 @@ def test_a_language_with_a_few_chunks_in_the_store_is_weighed_with_the_main_one(
     assert {c.sentence.language for c in apart} == {"en"}
 
 
+def test_a_misdetected_passage_ranked_first_is_weighed_in_its_part_language() -> None:
+    # Before, the best passage's detected language set the mode: an English question whose best
+    # passage was an English paragraph read as Portuguese was held to the cross-language check
+    # (its words not looked for) and the standing floor counted that paragraph's 2 chunks.
+    q = "How much will Geely invest in the battery plant?"
+    pt = hit("Geely will invest $4.6bn in the battery plant.", lang="pt", sim=0.88, z=2.9, path="/pt.txt")
+    en = hit("Geely also builds cars in Brazil.", score=0.9, sim=0.84, z=2.0, path="/en.txt")
+    hits = [pt, en]
+    cands = answerer().candidates(q, hits, split_hits(hits), np.array([0.88, 0.84]), "en")
+    idf = {"geely": 3.0, "invest": 1.5, "battery": 1.0, "plant": 1.0}
+    sizes = {"en": 298, "pt": 2}
+    before = scored(assess(q, hits, cands, idf, 300, "en", sizes=sizes))
+    assert before.shared_language is False and before.peers == 2
+    evidence, _, _ = weigh(q, hits, cands, idf, 300, "en", sizes=sizes)
+    assert evidence.shared_language is True and evidence.peers == 298
+    assert evidence.score > before.score
+
+
 def test_when_no_part_answers_the_reason_is_the_best_passage_part() -> None:
     q, hits, cands = _mixed_case()
     # Nothing of the question in the English passage either: both parts decline.
