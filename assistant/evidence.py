@@ -311,8 +311,8 @@ class Evidence:
     wants_figure: bool = False
     figure_in_answer: bool = True
     store_size: int = 0  # chunks searched (0 under a source filter: no store-wide distribution)
-    # Chunks searched in the best passage's language: the distribution its standing is measured
-    # in (None: as many as store_size).
+    # Chunks in the store in the language the passages are weighed as (`assess`'s `lead`): the
+    # distribution the best one's standing is measured in (None: as many as store_size).
     peers: int | None = None
     score: float = 0.0  # the combined evidence score; decline below the threshold
     reasons: tuple[str, ...] = field(default_factory=tuple)

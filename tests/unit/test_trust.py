@@ -252,13 +252,20 @@ def test_a_passage_no_better_than_the_store_typical_one_declines() -> None:
     assert "typical passage" not in (decide(replace(ev, store_size=3)) or "")
 
 
-def test_the_floor_needs_enough_chunks_of_the_best_passage_language() -> None:
-    # The seeds: 21 chunks, 13 English and 8 Arabic. Before, the 21 counted: an Arabic question
-    # whose best passages (English, standing 0.96) answer it was declined by the floor.
-    h = hit("Japan and Canada will mine nickel and lithium first.", z=0.96)
+def _minerals_case(z: float) -> tuple[str, list[Hit], list, dict[str, float]]:
+    """The Japan-Canada minerals question and its answering passage at standing z."""
+    h = hit("Japan and Canada will mine nickel and lithium first.", z=z)
     cands = answerer().candidates("q", [h], split_hits([h]), np.array([0.9]))
     q = "Which minerals will Japan and Canada mine first?"
     idf = {"japan": 1.0, "canada": 1.0, "mine": 1.0, "mineral": 1.0, "first": 1.0}
+    return q, [h], cands, idf
+
+
+def test_the_floor_needs_enough_chunks_of_the_best_passage_language() -> None:
+    # The seeds: 21 chunks, 13 English and 8 Arabic. Before, the 21 counted: an Arabic question
+    # whose best passages (English, standing 0.96) answer it was declined by the floor.
+    q, hits, cands, idf = _minerals_case(0.96)
+    h = hits[0]
     store_wide = scored(assess(q, [h], cands, idf, 21, "en"))
     by_language = scored(assess(q, [h], cands, idf, 21, "en", sizes={"en": 13, "ar": 8}))
     assert by_language.peers == 13
@@ -379,10 +386,8 @@ def test_decline_messages_exist_for_common_languages_with_english_fallback() -> 
 
 
 def test_a_source_filter_disables_the_typical_passage_floor() -> None:
-    h = hit("Japan and Canada will mine nickel and lithium first.", z=0.9)
-    cands = answerer().candidates("q", [h], split_hits([h]), np.array([0.9]))
-    q = "Which minerals will Japan and Canada mine first?"
-    idf = {"japan": 1.0, "canada": 1.0, "mine": 1.0, "mineral": 1.0, "first": 1.0}
+    q, hits, cands, idf = _minerals_case(0.9)
+    h = hits[0]
     unfiltered = scored(assess(q, [h], cands, idf, 500, "en"))
     filtered = scored(assess(q, [h], cands, idf, 500, "en", filtered=True))
     assert "typical passage" in (decide(unfiltered) or "")
