@@ -466,8 +466,10 @@ MIN_STANDING = 1.1
 # A language with this few chunks in the store has no distribution of passages to stand out
 # from: the floor is not used for its passages (the seeds hold 13 English chunks, 8 Arabic).
 MIN_STORE_FOR_STANDING = 20
-# Chunks a language needs in the store to be weighed as a part of its own (`weigh`).
-MIN_PART = 5
+# A language with fewer chunks than this (often one misdetected paragraph) is no group of its
+# own: retrieval standardises its passages against all candidates, and `weigh` weighs them with
+# the store's main language.
+MIN_GROUP = 5
 # Answer when the score is above this (log-odds of "the evidence answers the question").
 THRESHOLDS = {"shared": -0.75, "cross": -1.0}
 
@@ -542,7 +544,7 @@ def weigh(
     main = max(sizes, key=lambda lang: sizes[lang]) if sizes else None
 
     def part_of(h: Hit) -> str:
-        if sizes is None or sizes.get(h.language, 0) >= MIN_PART or main is None:
+        if sizes is None or sizes.get(h.language, 0) >= MIN_GROUP or main is None:
             return h.language
         return main
 

@@ -9,6 +9,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from .evidence import MIN_GROUP
 from .keyword import KeywordIndex, KeywordIndexBusy
 from .text import ascii_digits, clean_question, normalize_token, tokenize  # noqa: F401 - re-exported
 
@@ -467,7 +468,7 @@ class HybridSearch:
 # Marks the metadata of a dense candidate whose row is not fetched yet (see HybridSearch._query).
 _PLACEHOLDER = "\x00placeholder"
 # Fewer dense candidates than this in a language: standardise them against all candidates.
-_MIN_GROUP = 5
+_MIN_GROUP = MIN_GROUP
 # A language with at most this many chunks is scored by id rather than by a filtered query.
 _SMALL_LANGUAGE = 500
 # Vectors read per Chroma call when a language is loaded into memory.
