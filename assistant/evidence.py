@@ -465,7 +465,7 @@ _WEIGHTS: dict[str, dict[str, tuple[tuple[float, ...], float]]] = {
 MIN_STANDING = 1.1
 # A language with this few chunks in the store has no distribution of passages to stand out
 # from: the floor is not used for its passages (the seeds hold 13 English chunks, 8 Arabic).
-MIN_STORE_FOR_STANDING = 20
+MIN_PEERS_FOR_STANDING = 20
 # A language with fewer chunks than this (often one misdetected paragraph) is no group of its
 # own: retrieval standardises its passages against all candidates, and `weigh` weighs them with
 # the store's main language.
@@ -541,14 +541,9 @@ def weigh(
     latent = latent or {}
     # A language with a few chunks in the store (often a misdetected paragraph) is no part of its
     # own, as in retrieval's standardising: its passages go with the store's main language.
-    main = max(sizes, key=lambda lang: sizes[lang]) if sizes else None
-
-    def part_of(h: Hit) -> str:
-        if sizes is None or sizes.get(h.language, 0) >= MIN_GROUP or main is None:
-            return h.language
-        return main
-
-    keys = [part_of(h) for h in hits]
+    counts = sizes or {}
+    main = max(counts, key=counts.__getitem__, default=None)
+    keys = [h.language if main is None or counts.get(h.language, 0) >= MIN_GROUP else main for h in hits]
     parts = [(keys[0] if hits else None, list(hits), list(candidates))]
     if language is not None and len(set(keys)) > 1:
         # One part per language, in the order of each language's best passage.
@@ -582,7 +577,7 @@ def decide(evidence: Evidence, offset: float = 0.0) -> str | None:
     if evidence.reasons:
         return evidence.reasons[0]
     peers = evidence.store_size if evidence.peers is None else evidence.peers
-    if evidence.standing < MIN_STANDING and peers >= MIN_STORE_FOR_STANDING:
+    if evidence.standing < MIN_STANDING and peers >= MIN_PEERS_FOR_STANDING:
         return (
             f"no passage stands out from the articles' typical passage for this question "
             f"(standing {evidence.standing:.2f} < {MIN_STANDING})"

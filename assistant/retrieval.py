@@ -468,7 +468,7 @@ class HybridSearch:
 # Marks the metadata of a dense candidate whose row is not fetched yet (see HybridSearch._query).
 _PLACEHOLDER = "\x00placeholder"
 # Fewer dense candidates than this in a language: standardise them against all candidates.
-_MIN_GROUP = MIN_GROUP
+_MIN_GROUP = MIN_GROUP  # a module name of its own, so a test can switch the rule off
 # A language with at most this many chunks is scored by id rather than by a filtered query.
 _SMALL_LANGUAGE = 500
 # Vectors read per Chroma call when a language is loaded into memory.
