@@ -29,7 +29,7 @@ from .evidence import (  # noqa: F401 - re-exported
     question_language,
     quote_language_note,
 )
-from .text import tokenize
+from .text import light_stem, tokenize
 
 if TYPE_CHECKING:
     from .alignment import Aligner
@@ -45,8 +45,10 @@ _DECLINE_PHRASES = re.compile(
 # A sentence opening with one of these leans on the sentence before it for its subject.
 _ANAPHORA = re.compile(
     r"^(they|they['’]ll|they['’]re|these|this|those|it|its|it['’]s|he|she|his|her|such|both|the latter|"
-    r"the former|ellos|ellas|esto|este|esta|estos|estas|ils|elles|cela|ceci|sie|er|es|dies|diese|"
-    r"هم|هي|هو|هذه|هذا|تلك|ذلك)\b",
+    r"the former|él|ella|ellos|ellas|esto|este|esta|estos|estas|elle|ils|elles|cela|ceci|sie|er|"
+    r"es|dies|diese|ele|ela|eles|elas|"
+    # Arabic writes "and"/"so" (و, ف) onto the pronoun: "وهو كذلك…" (and he is also…).
+    r"[وف]?(?:هم|هي|هو|هذه|هذا|تلك|ذلك|هؤلاء))\b",
     re.IGNORECASE,
 )
 _TERMINAL = re.compile(r"[.!?؟。！？…][\"'”’»)\]]*$")
@@ -206,13 +208,14 @@ class ExtractiveAnswerer:
         # Words of the question that every candidate shares (the article's topic) say little
         # about which sentence answers; the locally rare ones do.
         tokens = [tokenize(t) for t in contexts]
-        token_sets = [set(toks) for toks in tokens]
+        # Matched on light stems: an Arabic sentence's "بأربع" answers a question's "أربعة".
+        token_sets = [{light_stem(t) for t in toks} for toks in tokens]
         local_df: dict[str, int] = {}
         for toks in token_sets:
             for t in toks:
                 local_df[t] = local_df.get(t, 0) + 1
         spelling = spelling or {}
-        asked = (spelling.get(t, t) for t in tokenize(question))
+        asked = (light_stem(spelling.get(t, t)) for t in tokenize(question))
         q_terms = [t for t in dict.fromkeys(asked) if t in local_df]
         weights = {t: math.log(1 + len(cands) / local_df[t]) for t in q_terms}
         total = sum(weights.values())

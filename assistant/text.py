@@ -42,6 +42,33 @@ def normalize_token(token: str) -> str:
     return t
 
 
+# Arabic light stemming (Larkey, Ballesteros & Connell's light10 affixes: a one-letter proclitic,
+# then the commonest suffixes), for matching a question's words to a sentence's in the extractive
+# answerer's sentence choice: "اعترض" (intercepted) and "اعتراضات" stay apart, but "بأربع"
+# (with four), "أربعة" (four) and "الاعتراضات" (the interceptions) meet "اعتراضات". It runs
+# on tokens `normalize_token` already folded (ة as ه, ى as ي, the article stripped). The keyword
+# index keeps `tokenize`'s tokens (a stored index stays valid), and so does the decline decision
+# (its weights were fitted on them). Other scripts are left as they are: cutting words to a
+# prefix cost en->en more false declines than it gained hits (bench/RESULTS.md 7g).
+_AR_PROCLITICS = ("و", "ف", "ب", "ل", "ك")
+_AR_SUFFIXES = ("ها", "ان", "ات", "ون", "ين", "يه", "ه", "ي")
+
+
+def light_stem(token: str) -> str:
+    """An Arabic-script token's light stem (see above); any other token as it is."""
+    if not any("\u0600" <= ch <= "\u06ff" for ch in token):
+        return token
+    t = token
+    if t.startswith(_AR_PROCLITICS) and len(t) >= 5:
+        t = t[1:]
+        if t.startswith("ال") and len(t) >= 5:
+            t = t[2:]
+    for suffix in _AR_SUFFIXES:
+        if t.endswith(suffix) and len(t) - len(suffix) >= 3:
+            return t[: -len(suffix)]
+    return t
+
+
 def ascii_digits(text: str) -> str:
     """Arabic-Indic and Persian digits as ASCII, so figures match across scripts."""
     return text.translate(_DIGITS)

@@ -33,7 +33,7 @@ from assistant.evidence import (
 )
 from assistant.retrieval import Hit
 from assistant.sentences import split_hits
-from assistant.text import one_edit_apart, respell
+from assistant.text import light_stem, one_edit_apart, respell, tokenize
 
 
 def hit(text: str, *, lang: str = "en", score: float = 1.0, sim: float = 0.85, z: float = 3.0,
@@ -133,6 +133,59 @@ def test_an_antecedent_does_not_use_up_the_sentence_budget() -> None:
     # The budget still holds for answering sentences: one sentence asked for, one given.
     one = answerer(1).select("Who held the record of the oldest quarterback before?", [h], split_hits([h]), sims)
     assert [c.sentence.index for c in one] == [0, 1]
+
+
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [
+        # Arabic writes "and" onto the pronoun: "وهو كذلك…" (and he is also…). Before: no
+        # antecedent, so the answer named nobody.
+        ("أصبح بايتون مانينغ أول ظهير رباعي يقود فريقين. وهو كذلك الظهير الأكبر سناً في سوبر بول.",
+         "من هو الظهير الأكبر سناً في سوبر بول؟"),
+        ("Manuel Pérez ganó el premio en 1990. Él es también el jugador más viejo de la liga.",
+         "¿Quién es el jugador más viejo de la liga?"),
+    ],
+    ids=["arabic-clitic", "spanish-accent"],
+)
+def test_a_pronoun_with_a_clitic_or_an_accent_brings_its_antecedent(text: str, question: str) -> None:
+    h = hit(text, lang="ar" if "؟" in question else "es")
+    sims = np.array([0.80, 0.92], dtype=np.float32)
+    picked = answerer(1).select(question, [h], split_hits([h]), sims)
+    assert [c.sentence.index for c in picked] == [0, 1]
+
+
+def test_a_word_that_only_begins_like_a_pronoun_brings_no_antecedent() -> None:
+    # "وهران" (Oran) starts with the letters of "وهو"'s clitic; "Ellen" with "Ella".
+    for text in ("تقع الجزائر في شمال أفريقيا. وهران مدينة ساحلية كبيرة.",
+                 "The firm hired a new chief. Ellen Smith runs the Nevada mine."):
+        h = hit(text)
+        picked = answerer(1).select("q", [h], split_hits([h]), np.array([0.80, 0.92], dtype=np.float32))
+        assert [c.sentence.index for c in picked] == [1]
+
+
+def test_arabic_inflections_of_the_question_words_count_in_sentence_choice() -> None:
+    # "الاعتراضات" (the interceptions) in the question, "باعتراضات" (with interceptions) in the
+    # answering sentence. Before: only the other sentence's "المباريات" matched a question word,
+    # so it was quoted although the answering sentence is closer to the question.
+    h = hit("وسجل اللاعب في المباريات النهائية نقاطاً. وقام اللاعب باعتراضات كثيرة في مباراة واحدة: أربع.", lang="ar")
+    sims = np.array([0.86, 0.87], dtype=np.float32)
+    picked = answerer(1).select("ما عدد الاعتراضات في المباريات؟", [h], split_hits([h]), sims)
+    assert [c.sentence.index for c in picked] == [1]
+
+
+@pytest.mark.parametrize(
+    ("words", "same"),
+    [
+        (("بأربع", "أربعة", "الأربعة"), True),  # proclitic, ta marbuta, article
+        (("الاعتراضات", "باعتراضات", "اعتراضات"), True),
+        (("اعترض", "اعتراضات"), False),  # a verb and its noun stay apart (light, not root, stemming)
+        (("Tesla", "Teslas"), True),  # Latin tokens: `normalize_token` as before, no more
+        (("minister", "mining"), False),
+    ],
+)
+def test_light_stems(words: tuple[str, ...], same: bool) -> None:
+    stems = {light_stem(t) for w in words for t in tokenize(w)}
+    assert (len(stems) == 1) is same
 
 
 def test_sentences_parted_by_a_paragraph_break_are_quoted_on_one_line() -> None:
