@@ -120,6 +120,20 @@ def test_an_anaphoric_sentence_brings_its_antecedent() -> None:
     assert text_out.count("[1]") == 1 and len(cits) == 1  # one passage, one marker
 
 
+def test_the_second_sentence_prefers_a_neighbour_of_the_first() -> None:
+    # XQuAD's "Which neighborhood lies west of the 41 freeway?": the best sentence says where "the
+    # neighborhood" lies, the sentence before it names it. Before: a slightly closer sentence
+    # elsewhere in the passage came second and the name was left out.
+    text = ("The West Side is one of the oldest neighbourhoods of the city. The neighbourhood lies west "
+            "of the freeway, near the river. Trains run every hour. Another neighbourhood lies west of "
+            "the old city walls.")
+    h = hit(text)
+    sims = np.array([0.895, 0.90, 0.80, 0.87], dtype=np.float32)
+    picked = answerer(2).select("Which neighbourhood lies west of the freeway?", [h], split_hits([h]), sims)
+    assert [c.sentence.index for c in picked] == [0, 1]
+    assert compose(picked, [h])[0].count("[1]") == 1  # one passage, read as it stands
+
+
 def test_an_antecedent_does_not_use_up_the_sentence_budget() -> None:
     # Before: "He is also the oldest…" came with its antecedent, which filled the two-sentence
     # budget, so the sentence naming the earlier record holder (the answer) was left out.
