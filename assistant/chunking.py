@@ -157,8 +157,8 @@ def _is_abbreviation(text: str, line_start: int, dot: int, sentence_start: int) 
         return False
     if word in _ABBREVIATIONS or word.lower() in _ABBREVIATIONS_ANY_CASE:
         return True
-    if len(word) == 1 and word.isupper():  # an initial: "J. Smith"
-        return True
+    if len(word) == 1 and word.isalpha() and not word.islower():
+        return True  # an initial: "J. Smith", "راجيندرا ك. باتشوري" (an uncased script's letter)
     if _DOTTED.fullmatch(word):
         return True
     # "1. Introduction" or "IV. Results" at the start of a sentence is a list marker.

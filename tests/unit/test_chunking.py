@@ -120,6 +120,9 @@ def test_tiktoken_is_imported_lazily() -> None:
         ("It fell. and then rose.", 1),  # lowercase: not a boundary
         ("هذا اختبار. وهذه جملة أخرى؟ نعم۔ انتهى", 4),
         ("ستورد 100،000 طن من النيكل. وقالت الشركة ذلك.", 2),
+        # An initial in an uncased script (XQuAD's "راجيندرا ك. باتشوري", Rajendra K. Pachauri).
+        # Before: a boundary after "ك.", and the name was quoted in two halves.
+        ("قال راجيندرا ك. باتشوري إن المناخ يتغير. وأضاف أن الجليد يذوب.", 2),
         ("Line one without a period\nLine two\n\nLine three.", 3),
         ("Windows line\r\nNext line\rLast", 3),
     ],
