@@ -93,22 +93,24 @@ LANGUAGE_NAMES = {
 
 # Interrogatives that ask for a quantity or a date, in the languages users are likely to ask
 # in (XQuAD's twelve and a few more). A question that asks for one expects a figure in the
-# answer; a question without them is not typed (no check).
+# answer; a question without them is not typed (no check). Each is a whole word: "Catholic",
+# "mayor", "quandary" and Arabic "كما" (as) begin like Romanian "cât", Vietnamese "mấy", French
+# "quand" and Arabic "كم" (how many).
 _NUMBER_QUESTION = re.compile(
-    r"\b(?:how (?:many|much|long|old|far|often|large|big|high|tall)|what (?:year|percentage|percent|"
-    r"proportion|share|number|amount|age|date|time|decade|century)|which (?:year|decade|century)|"
-    r"when\b|in what year"
-    r"|cu[aá]nt[oa]s?|qu[eé] (?:a[nñ]o|porcentaje|fecha|cantidad|edad|siglo)|cu[aá]ndo|en qu[eé] a[nñ]o"
-    r"|combien|quand|en quelle ann[ée]e|quel(?:le)? (?:ann[ée]e|pourcentage|date|[aâ]ge|si[eè]cle)"
+    r"\b(?:how (?:many|much|long|old|far|often|large|big|high|tall)|what (?:years?|percentages?|percent|"
+    r"proportions?|shares?|numbers?|amounts?|ages?|dates?|times?|decades?|centur(?:y|ies))|"
+    r"which (?:years?|decades?|centur(?:y|ies))|when|in what years?"
+    r"|cu[aá]nt[oa]s?|qu[eé] (?:a[nñ]os?|porcentajes?|fechas?|cantidad|edad|siglos?)|cu[aá]ndo|en qu[eé] a[nñ]os?"
+    r"|combien|quand|en quelles? ann[ée]es?|quel(?:le)?s? (?:ann[ée]es?|pourcentages?|dates?|[aâ]ges?|si[eè]cles?)"
     r"|wie (?:viele?|lange|alt|weit|oft|hoch|gro[sß])|wann|in welchem jahr|welche[sm]? (?:jahr|jahrhundert)"
     r"|quant[oa]s?|quando|em que ano|que ano|in che anno|quale anno"
     r"|сколько|когда|в каком году|какой год"
     r"|ka[cç]|ne zaman|hangi y[ıi]l"
     r"|πόσ[οαεηι]ς?|πότε|ποιο έτος"
-    r"|c[aâ]t(?:e|i|ă)?|c[aâ]nd|[iî]n ce an"
-    r"|bao nhi[eê]u|khi n[aà]o|n[aă]m n[aà]o|m[aấ]y"
+    r"|cât(?:e|i|ă)?|cat(?:e|i|ă)|c[aâ]nd|[iî]n ce an"
+    r"|bao nhi[eê]u|khi n[aà]o|n[aă]m n[aà]o|mấy"
     r"|कितन[ेाी]|कब|किस वर्ष|किस साल"
-    r"|كم|متى|في أي عام|في أي سنة|ما عدد|ما نسبة|ما هو عدد|ما هي نسبة)",
+    r"|كم|متى|في أي عام|في أي سنة|ما عدد|ما نسبة|ما هو عدد|ما هي نسبة|ما كمية|ما مقدار)\b",
     re.IGNORECASE,
 )
 _NUMBER_QUESTION_NOSPACE = re.compile(r"多少|几|什么时候|哪一年|何时|何年|いつ|何年|いくら|몇|언제|กี่|เมื่อไร|เมื่อใด|ปีใด")
