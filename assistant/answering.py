@@ -282,19 +282,19 @@ class ExtractiveAnswerer:
         # ("He is also the oldest quarterback…" needs the sentence naming him).
         budget = self.settings.extractive_sentences
         answering = 1
-        start = list(chosen)
-
-        def placed(c: Candidate) -> float:
-            beside = any(
-                x.sentence.hit == c.sentence.hit and abs(x.sentence.index - c.sentence.index) == 1
-                for x in start
-            )
-            return c.score + (self.NEIGHBOUR_BONUS if beside else 0.0)
-
-        for c in sorted(order[1:], key=lambda c: -placed(c)):
+        # Each other candidate's score, with the bonus for standing beside the first group.
+        near = {(x.sentence.hit, x.sentence.index + step) for x in chosen for step in (-1, 1)}
+        placed = sorted(
+            (
+                (c.score + (self.NEIGHBOUR_BONUS if (c.sentence.hit, c.sentence.index) in near else 0.0), c)
+                for c in order[1:]
+            ),
+            key=lambda pair: -pair[0],
+        )
+        for value, c in placed:
             if answering >= budget:
                 break
-            if placed(c) < first.score - self.MARGIN:
+            if value < first.score - self.MARGIN:
                 break  # the rest answer something else: a shorter answer beats a padded one
             if any(x is c for x in chosen) or c.heading:
                 continue

@@ -22,10 +22,14 @@ _STOP = frozenset(
 )
 
 
+def _arabic(token: str) -> bool:
+    return any("\u0600" <= ch <= "\u06ff" for ch in token)
+
+
 def normalize_token(token: str) -> str:
     """Fold case and Arabic spelling variants, strip the article and light suffixes."""
     t = token.lower()
-    if any("\u0600" <= ch <= "\u06ff" for ch in t):
+    if _arabic(t):
         t = _AR_DIACRITICS.sub("", t)
         t = t.replace("أ", "ا").replace("إ", "ا").replace("آ", "ا").replace("ى", "ي").replace("ة", "ه")
         for prefix in _AR_PREFIXES:
@@ -56,7 +60,7 @@ _AR_SUFFIXES = ("ها", "ان", "ات", "ون", "ين", "يه", "ه", "ي")
 
 def light_stem(token: str) -> str:
     """An Arabic-script token's light stem (see above); any other token as it is."""
-    if not any("\u0600" <= ch <= "\u06ff" for ch in token):
+    if not _arabic(token):
         return token
     t = token
     if t.startswith(_AR_PROCLITICS) and len(t) >= 5:
