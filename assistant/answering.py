@@ -150,6 +150,12 @@ class ExtractiveAnswerer:
     LATENT_WEIGHT = 20.0
     LATENT_SENTENCES = 8  # the sentences per question weighed by latent terms
     HEADING_PENALTY = 1.5
+    # Quote the one sentence between two quoted sentences of a chunk, so the answer reads as one
+    # passage: a sentence both neighbours of which answer is likely part of the answer (it is
+    # often the one naming what the others describe). Whole XQuAD, gold span in the answer,
+    # without / with: en->en 0.916 / 0.920, ar->ar 0.823 / 0.824, es->es 0.883 / 0.888, ar->en
+    # 0.690 / 0.694; en->en answers 324 / 337 characters (bench/RESULTS.md 7h).
+    FILL_GAPS = True
     MARGIN = 2.5
     # Score points for a second sentence beside the first one (or its antecedent) in its chunk:
     # it is likelier to complete it than a sentence elsewhere ("The neighborhood lies west of
@@ -310,7 +316,28 @@ class ExtractiveAnswerer:
             chosen.extend(group)
             answering += 1
         chosen.sort(key=lambda c: (c.sentence.hit, c.sentence.start))
+        if self.FILL_GAPS:
+            chosen = self._fill_gaps(chosen, cands)
         return chosen
+
+    @staticmethod
+    def _fill_gaps(chosen: list[Candidate], cands: Sequence[Candidate]) -> list[Candidate]:
+        """`chosen` (in reading order) with the sentence between any two of one chunk that
+        stand one sentence apart, unless it is a heading."""
+        by_pos = {(c.sentence.hit, c.sentence.index): c for c in cands}
+        out: list[Candidate] = []
+        for c in chosen:
+            last = out[-1] if out else None
+            if (
+                last is not None
+                and last.sentence.hit == c.sentence.hit
+                and c.sentence.index == last.sentence.index + 2
+            ):
+                between = by_pos.get((c.sentence.hit, c.sentence.index - 1))
+                if between is not None and not between.heading:
+                    out.append(between)
+            out.append(c)
+        return out
 
 
 def compose(

@@ -134,6 +134,36 @@ def test_the_second_sentence_prefers_a_neighbour_of_the_first() -> None:
     assert compose(picked, [h])[0].count("[1]") == 1  # one passage, read as it stands
 
 
+def test_the_sentence_between_two_quoted_ones_is_quoted_too() -> None:
+    # XQuAD's "When was Warsaw's stock exchange brought back to life?": the two sentences that
+    # echo the question stand one apart; the one between them holds the answer. Before: the
+    # answer quoted the first and the third, as two passages, and left the date out.
+    text = ("Warsaw's first stock exchange was established in 1817 and traded until the war. It was "
+            "re-established in April 1991, after the end of communist control. Today, the Warsaw "
+            "Stock Exchange is the largest market in the region.")
+    h = hit(text)
+    sims = np.array([0.883, 0.823, 0.875], dtype=np.float32)
+    question = "When was Warsaw's stock exchange brought back to life?"
+    picked = answerer(2).select(question, [h], split_hits([h]), sims)
+    assert [c.sentence.index for c in picked] == [0, 1, 2]
+    text_out, cits = compose(picked, [h])
+    assert "April 1991" in text_out and len(cits) == 1  # one passage, verbatim
+    assert cits[0].quote == text
+
+
+def test_a_heading_between_two_quoted_sentences_is_not_quoted() -> None:
+    text = ("Warsaw's first stock exchange was established in 1817 and traded until the war.\n"
+            "Market history\n"
+            "Today, the Warsaw Stock Exchange is the largest market in the region.")
+    h = hit(text)
+    sims = np.array([0.883, 0.60, 0.875], dtype=np.float32)
+    picked = answerer(2).select("When was Warsaw's stock exchange founded?", [h], split_hits([h]), sims)
+    assert [c.sentence.text for c in picked] == [
+        "Warsaw's first stock exchange was established in 1817 and traded until the war.",
+        "Today, the Warsaw Stock Exchange is the largest market in the region.",
+    ]
+
+
 def test_an_antecedent_does_not_use_up_the_sentence_budget() -> None:
     # Before: "He is also the oldest…" came with its antecedent, which filled the two-sentence
     # budget, so the sentence naming the earlier record holder (the answer) was left out.
