@@ -114,11 +114,12 @@ class Settings(BaseSettings):
         "there even when the server ignores it (the answer is then marked truncated).",
     )
     extractive_sentences: int = Field(
-        2,
+        3,
         ge=1,
         le=10,
-        description="Sentences in an extractive answer (a sentence's antecedent, which one that "
-        "opens with 'He' or 'It' needs, comes on top).",
+        description="Most sentences in an extractive answer: the second within 2 score points of "
+        "the best, each later one within 1 (a sentence's antecedent, which one that opens with "
+        "'He' or 'It' needs, comes on top; so does a sentence between two quoted ones).",
     )
     decline_bias: float = Field(
         0.0,

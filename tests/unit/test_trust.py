@@ -37,8 +37,8 @@ from assistant.text import light_stem, one_edit_apart, respell, tokenize
 
 
 def hit(text: str, *, lang: str = "en", score: float = 1.0, sim: float = 0.85, z: float = 3.0,
-        path: str = "/a.txt", start: int = 0) -> Hit:
-    return Hit(chunk_id=f"{path}-{start}", text=text, source=path.strip("/"), path=path, title="T",
+        path: str = "/a.txt", start: int = 0, title: str = "T") -> Hit:
+    return Hit(chunk_id=f"{path}-{start}", text=text, source=path.strip("/"), path=path, title=title,
                language=lang, start=start, end=start + len(text), score=score, similarity=sim,
                keyword=0.0, dense_z=z)
 
@@ -110,6 +110,25 @@ def test_a_bare_title_is_never_added_to_an_answer() -> None:
     assert not is_heading("Geely invests 4.6 billion dollars in a battery plant")  # a claim
 
 
+def test_a_title_that_ends_like_a_question_is_no_answer_sentence() -> None:
+    # The seed "Friendshoring Critical Minerals: What Could the U.S. and Its Partners Produce?"
+    # ends with "?", so it did not look like a heading; with a third sentence allowed, the title
+    # came into an Arabic question's answer. Now the document's title on a line of its own is one.
+    title = "Friendshoring Critical Minerals: What Could the U.S. and Its Partners Produce?"
+    text = (title + "\n\nThe G7 will mine nickel and lithium first. Canada has large reserves "
+            "of both minerals.")
+    h = hit(text, title=title)
+    sims = np.array([0.90, 0.895, 0.89], dtype=np.float32)
+    picked = answerer(3).select("Which minerals will the G7 mine first?", [h], split_hits([h]), sims)
+    assert [c.sentence.text for c in picked][0] == "The G7 will mine nickel and lithium first."
+    assert all(c.sentence.text != title for c in picked)
+    # A title taken from a file's first sentence (it has no title line) is still prose.
+    prose = "The G7 will mine nickel and lithium first. Canada has large reserves."
+    first = hit(prose, title="The G7 will mine nickel and lithium first.")
+    cands = answerer(3).candidates("Which minerals first?", [first], split_hits([first]), np.array([0.9, 0.8]))
+    assert not cands[0].heading
+
+
 def test_an_anaphoric_sentence_brings_its_antecedent() -> None:
     text = "Japan and Canada will sign a battery pact. They'll start with mining nickel and lithium."
     h = hit(text)
@@ -162,6 +181,32 @@ def test_a_heading_between_two_quoted_sentences_is_not_quoted() -> None:
         "Warsaw's first stock exchange was established in 1817 and traded until the war.",
         "Today, the Warsaw Stock Exchange is the largest market in the region.",
     ]
+
+
+def _three_reports(below_best: tuple[float, float]) -> list[str]:
+    """The quoted sentences of an answer over three one-sentence chunks, equally relevant by
+    their words, whose similarities stand the given score points below the best's."""
+    texts = ["Cobalt refinery output rose in Finland.", "Cobalt refinery output fell in Congo.",
+             "Cobalt refinery output was flat in China."]
+    hits = [hit(t, path=f"/r{i}.txt") for i, t in enumerate(texts)]
+    scale = ExtractiveAnswerer.SENTENCE_SCALE
+    sims = np.array([0.90, 0.90 - below_best[0] * scale, 0.90 - below_best[1] * scale], dtype=np.float32)
+    picked = ExtractiveAnswerer(Settings(), "test-model").select(
+        "What happened to cobalt refinery output?", hits, split_hits(hits), sims
+    )
+    return [c.sentence.text for c in picked]
+
+
+def test_a_third_sentence_is_quoted_only_when_nearly_as_close_as_the_best() -> None:
+    # XQuAD: the answer is often the third-best sentence, close behind the first two. Before:
+    # two sentences at most, the second up to 2.5 points below the best. Now: three, the second
+    # within 2 points, each later one within 1.
+    assert len(_three_reports((0.6, 0.8))) == 3
+    assert _three_reports((1.6, 1.2)) == [
+        "Cobalt refinery output rose in Finland.", "Cobalt refinery output was flat in China."
+    ]
+    # A second sentence 2.2 points below the best is padding now (before, it was quoted).
+    assert _three_reports((2.2, 2.4)) == ["Cobalt refinery output rose in Finland."]
 
 
 def test_an_antecedent_does_not_use_up_the_sentence_budget() -> None:
