@@ -161,12 +161,6 @@ class ExtractiveAnswerer:
     LATENT_WEIGHT = 20.0
     LATENT_SENTENCES = 8  # the sentences per question weighed by latent terms
     HEADING_PENALTY = 1.5
-    # Quote the one sentence between two quoted sentences of a chunk, so the answer reads as one
-    # passage: a sentence both neighbours of which answer is likely part of the answer (it is
-    # often the one naming what the others describe). Whole XQuAD, gold span in the answer,
-    # without / with: en->en 0.916 / 0.920, ar->ar 0.823 / 0.824, es->es 0.883 / 0.888, ar->en
-    # 0.690 / 0.694; en->en answers 324 / 337 characters (bench/RESULTS.md 7h).
-    FILL_GAPS = True
     # How far below the best sentence (score points) the second one may be, and each later one
     # (the `extractive_sentences` budget allows three): a later sentence must be nearly as good
     # as the best, else a shorter answer beats a padded one. Whole XQuAD, gold span in the
@@ -224,15 +218,16 @@ class ExtractiveAnswerer:
             return []
         cands = [Candidate(s, float(x)) for s, x in zip(sentences, similarities)]
         by_pos = {(c.sentence.hit, c.sentence.index): c for c in cands}
-        contexts = []
         for c in cands:
             # The article's own title is a heading even when it ends like a sentence ("… What
             # Could the U.S. Produce?"): quoted, it only names the article.
             c.heading = is_heading(c.sentence.text) or _is_title(c.sentence, hits[c.sentence.hit])
+        contexts = []
+        for c in cands:
             prev = by_pos.get((c.sentence.hit, c.sentence.index - 1))
             if (
                 prev is not None
-                and not is_heading(prev.sentence.text)
+                and not prev.heading
                 and _ANAPHORA.match(c.sentence.text.lstrip("“\"'(«"))
             ):
                 c.antecedent = prev
@@ -336,14 +331,16 @@ class ExtractiveAnswerer:
             chosen.extend(group)
             answering += 1
         chosen.sort(key=lambda c: (c.sentence.hit, c.sentence.start))
-        if self.FILL_GAPS:
-            chosen = self._fill_gaps(chosen, cands)
-        return chosen
+        return self._fill_gaps(chosen, cands)
 
     @staticmethod
     def _fill_gaps(chosen: list[Candidate], cands: Sequence[Candidate]) -> list[Candidate]:
         """`chosen` (in reading order) with the sentence between any two of one chunk that
-        stand one sentence apart, unless it is a heading."""
+        stand one sentence apart, unless it is a heading: the answer reads as one passage, and
+        a sentence both of whose neighbours answer is likely part of the answer (often the one
+        naming what the others describe). Whole XQuAD, gold span in the answer, without / with:
+        en->en 0.916 / 0.920, ar->ar 0.823 / 0.824, es->es 0.883 / 0.888, ar->en 0.690 / 0.694;
+        en->en answers 324 / 337 characters (bench/RESULTS.md 7h)."""
         by_pos = {(c.sentence.hit, c.sentence.index): c for c in cands}
         out: list[Candidate] = []
         for c in chosen:
