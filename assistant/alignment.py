@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .text import tokenize
+from .transliteration import NameMatcher, lower_words, passage_names, question_names
 
 if TYPE_CHECKING:
     from .retrieval import Hit
@@ -40,6 +41,8 @@ POOL = 2
 # paragraph first: ar->en 0.717 -> 0.749, en->ar 0.799 -> 0.837, es->en 0.892 -> 0.892), checked
 # on 0-23 (0.715 -> 0.758, 0.785 -> 0.805, 0.934 -> 0.938); see bench/RESULTS.md 7e.
 LATENT_WEIGHT = 16.0
+# Score points per question name a chunk writes in its own script (`transliteration`).
+NAME_WEIGHT = 1.0
 # Chunks weighed by latent terms beyond the places their language holds among those kept.
 LATENT_SPARE = 2
 
@@ -162,6 +165,15 @@ def rerank(
         return list(hits)
     todo = [i for idx in groups.values() for i in idx]
     values = dict(zip(todo, aligner.scores([hits[i].text for i in todo])))
+    if NAME_WEIGHT:
+        # The question's names written in the chunk's script count like aligned words.
+        matcher = NameMatcher(question_names(aligner.question, {}))
+        if matcher:
+            common = lower_words(hits[i].text for i in todo)
+            for i in todo:
+                values[i] += NAME_WEIGHT / CHUNK_WEIGHT * len(
+                    matcher.found(passage_names(hits[i].text, common), same_script=True)
+                )
     ranked_of = {
         lang: sorted(idx, key=lambda i: -(hits[i].score + CHUNK_WEIGHT * values[i]))
         for lang, idx in groups.items()

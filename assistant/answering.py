@@ -30,6 +30,7 @@ from .evidence import (  # noqa: F401 - re-exported
     quote_language_note,
 )
 from .text import light_stem, tokenize
+from .transliteration import NameMatcher, lower_words, passage_names, question_names
 
 if TYPE_CHECKING:
     from .alignment import Aligner
@@ -111,6 +112,7 @@ class Candidate:
     coverage: float = 0.0  # local-idf share of the question's words in the sentence (+ antecedent)
     aligned: float = 0.0  # word alignment with the question, for a sentence in another language
     latent: float = 0.0  # latent-terms cosine with the question, for such a sentence
+    names: float = 0.0  # the question's names it writes in another script (`transliteration`)
     antecedent: Candidate | None = None
     heading: bool = False
 
@@ -180,6 +182,7 @@ class ExtractiveAnswerer:
     # A second sentence that shares no word with the question (always so across languages) is
     # still no padding when it is about as close to the question as the first one.
     SECOND_SIMILARITY = 0.04
+    NAME_WEIGHT = 2.0
 
     def __init__(self, settings: Settings, model_id: str) -> None:
         self.settings = settings
@@ -239,17 +242,43 @@ class ExtractiveAnswerer:
         tokens = [tokenize(t) for t in contexts]
         # Matched on light stems: an Arabic sentence's "بأربع" answers a question's "أربعة".
         token_sets = [{light_stem(t) for t in toks} for toks in tokens]
+        spelling = spelling or {}
+        # A name the question writes in another script than a sentence's ("ماسترخت", Maastricht)
+        # is the question's word found there (`transliteration`).
+        matcher = NameMatcher(question_names(question, spelling)) if self.NAME_WEIGHT else None
+        common = lower_words(h.text for h in hits) if matcher else set()
+        found = [
+            matcher.found(
+                passage_names(text, common),
+                same_script=language is not None and c.sentence.language != language,
+            )
+            if matcher
+            else set()
+            for c, text in zip(cands, contexts)
+        ]
         local_df: dict[str, int] = {}
         for toks in token_sets:
             for t in toks:
                 local_df[t] = local_df.get(t, 0) + 1
-        spelling = spelling or {}
-        asked = (light_stem(spelling.get(t, t)) for t in tokenize(question))
+        asked_all = [light_stem(spelling.get(t, t)) for t in tokenize(question)]
+        asked = iter(asked_all)
         q_terms = [t for t in dict.fromkeys(asked) if t in local_df]
         weights = {t: math.log(1 + len(cands) / local_df[t]) for t in q_terms}
         total = sum(weights.values())
         for c, toks in zip(cands, token_sets):
             c.coverage = sum(weights[t] for t in q_terms if t in toks) / total if total else 0.0
+        if any(found):
+            # Against all the question's words (a name is one of them), each weighed by how
+            # few sentences name it.
+            name_df: dict[str, int] = {}
+            for keys in found:
+                for key in keys:
+                    name_df[key] = name_df.get(key, 0) + 1
+            every = len(set(asked_all)) or 1
+            for c, keys in zip(cands, found):
+                c.names = sum(math.log(1 + len(cands) / name_df[k]) for k in keys) / (
+                    every * math.log(1 + len(cands))
+                )
         if aligner is not None and language is not None:
             other = [i for i, c in enumerate(cands) if c.sentence.language != language]
             for i, value in zip(other, aligner.scores_of([words_of(tokens[i]) for i in other])):
@@ -263,6 +292,7 @@ class ExtractiveAnswerer:
                 self.SENTENCE_WEIGHT * c.similarity / self.SENTENCE_SCALE
                 + self.KEYWORD_WEIGHT * c.coverage / 0.25
                 + self.ALIGN_WEIGHT * c.aligned
+                + self.NAME_WEIGHT * c.names
                 - (self.HEADING_PENALTY if c.heading else 0.0)
             )
         # Each sentence's chunk, against the best chunk retrieved (one scale across languages).
@@ -321,6 +351,7 @@ class ExtractiveAnswerer:
                 continue
             if (
                 c.coverage <= 0
+                and c.names <= 0
                 and (
                     c.sentence.language != first.sentence.language
                     or c.similarity < first.similarity - self.SECOND_SIMILARITY

@@ -178,3 +178,33 @@ def test_latent_codes_are_cached_on_disk(tmp_path, monkeypatch: pytest.MonkeyPat
     assert np.allclose(again[1][1], first[0][1])
     monkeypatch.setattr(assistant.embeddings, "latent_terms", lambda texts: None)
     assert SentenceVectors(object(), None).latent(["no head"]) == []
+
+
+MAASTRICHT = "في أي سنة تم التوقيع على معاهدة ماسترخت؟"  # in what year was the Maastricht treaty signed?
+
+
+def test_a_chunk_writing_the_questions_name_in_its_own_script_is_reordered_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lisbon = hit("The Treaty of Lisbon was signed in 2007 by the member states.", lang="en", score=2.0, path="/l.txt")
+    maastricht = hit("The Maastricht Treaty was signed in 1992 by the member states.", lang="en", score=1.9, path="/m.txt")
+    aligner = Aligner(MAASTRICHT, fake_vectors)
+    # Before (no weight for names): the fused scores keep their order. After: the chunk naming
+    # Maastricht, as the Arabic question writes it in Arabic letters, is first.
+    monkeypatch.setattr("assistant.alignment.NAME_WEIGHT", 0.0)
+    assert [h.path for h in rerank([lisbon, maastricht], "ar", aligner)] == ["/l.txt", "/m.txt"]
+    monkeypatch.setattr("assistant.alignment.NAME_WEIGHT", 1.0)
+    assert [h.path for h in rerank([lisbon, maastricht], "ar", aligner)] == ["/m.txt", "/l.txt"]
+
+
+def test_a_sentence_writing_the_questions_name_in_another_script_is_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
+    h = hit("The Treaty of Lisbon was signed in 2007. The Maastricht Treaty was signed in 1992.", lang="en", score=1.0)
+    sents = split_hits([h])
+    sims = np.array([0.82, 0.81], np.float32)
+    a = ExtractiveAnswerer(Settings(extractive_sentences=1), "test-model")
+    monkeypatch.setattr(ExtractiveAnswerer, "NAME_WEIGHT", 0.0)
+    before = a.pick(a.candidates(MAASTRICHT, [h], sents, sims))
+    monkeypatch.setattr(ExtractiveAnswerer, "NAME_WEIGHT", 2.0)
+    after = a.pick(a.candidates(MAASTRICHT, [h], sents, sims))
+    assert "Lisbon" in before[0].sentence.text
+    assert "Maastricht" in after[0].sentence.text and after[0].names > 0

@@ -1,0 +1,173 @@
+"""Names across scripts: "ماسترخت" in an Arabic question is "Maastricht" in an English passage.
+
+A translated question keeps the names of the text it was translated from, written in its own
+script. Each word is transliterated to Latin letters (`anyascii`, tables for every Unicode
+script) and reduced to its consonant skeleton: vowels and the letters scripts write for long
+vowels dropped, letters one script lacks folded onto their nearest neighbour (p→b, v→f, c/q→k,
+z→s, j→g), doubled letters single. "California" and "كاليفورنيا" both read "klfrn", "Hutton" and
+"هوتون" "tn", "Тесла" and "Tesla" "tsl".
+
+A skeleton is short, so only names are matched: on the side written in a cased script (Latin,
+Cyrillic, Greek…) a word must be capitalised; an uncased script (Arabic, Hebrew, Devanagari…)
+has no capitals, so all its words are looked at. Two words of one script are compared only when
+the passage is in another language than the question ("Japón", "Japan"; within a language words
+match as they are), and skeletons under MIN_SKELETON consonants never match.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+
+from .text import light_stem, tokenize
+
+# Skeletons shorter than this say too little ("tn" is Hutton, Tony, Eton…).
+MIN_SKELETON = 3
+_DIGRAPHS = (("sch", "s"), ("ch", "k"), ("kh", "k"), ("sh", "s"), ("th", "t"), ("ph", "f"),
+             ("gh", "g"), ("dh", "d"), ("ck", "k"), ("x", "ks"))
+_FOLD = str.maketrans("cqvpzj", "kkfbsg")
+_VOWELS = re.compile(r"[aeiouwyh]")
+_NOT_LETTER = re.compile(r"[^a-z]")
+_VOWEL_LETTERS = ("ALEF", "AIN", "AYIN")
+_DOUBLE = re.compile(r"(.)\1+")
+# The Arabic script's article, written onto its noun.
+_ARTICLE = re.compile(r"^ال(?=...)")
+_LOWER = re.compile(r"\b[^\W\d_A-Z][\w'’-]*")
+_CAPITALISED = re.compile(r"\b[^\W\d_][\w'’-]*")
+
+
+def _script(ch: str) -> str:
+    name = unicodedata.name(ch, "")
+    return name.split(" ", 1)[0] if name else ""
+
+
+def script_of(word: str) -> str:
+    """The script of a word's first letter ("LATIN", "ARABIC", "CYRILLIC"…)."""
+    for ch in word:
+        if ch.isalpha():
+            return _script(ch)
+    return ""
+
+
+def is_cased(word: str) -> bool:
+    """Whether the word's script has capitals (read off its first letter)."""
+    first = word[:1]
+    return first.lower() != first.upper()
+
+
+@lru_cache(maxsize=65536)
+def skeleton(word: str) -> str:
+    """The word's consonant skeleton in Latin letters (see the module's docstring)."""
+    from anyascii import anyascii
+
+    text = _NOT_LETTER.sub("", anyascii(word).lower())
+    # Whether the name opens on a vowel ("America", "أمريكا"; not "Mark"): a letter an uncased
+    # script writes for it (alef, ayin) transliterates to nothing or to an apostrophe.
+    first = unicodedata.name(word[:1], "") if word else ""
+    opens = text[:1] in ("a", "e", "i", "o", "u") or any(v in first for v in _VOWEL_LETTERS)
+    for pair, single in _DIGRAPHS:
+        text = text.replace(pair, single)
+    text = _VOWELS.sub("", text.translate(_FOLD))
+    return ("_" if opens else "") + _DOUBLE.sub(r"\1", text)
+
+
+def name_words(text: str, common: Iterable[str] = ()) -> list[str]:
+    """The words of a text that may be names: capitalised ones in a cased script, every word of
+    three letters or more in an uncased one. A capitalised word opening a sentence is no name
+    when `common` (words the passages write in lower case) holds it ("Later", "Machine")."""
+    common = set(common)
+    out = []
+    for m in _CAPITALISED.finditer(text):
+        word = m.group().strip("'’-")
+        if not word or word[0].islower():
+            continue  # a cased script's lower-case word
+        if word[0].isupper():
+            if not (common and word.lower() in common and _opens_sentence(text, m.start())):
+                out.append(word)
+        elif len(word) >= 3:
+            out.append(word)  # an uncased script's word
+    return out
+
+
+def _opens_sentence(text: str, at: int) -> bool:
+    before = text[:at].rstrip(" \t\"“«'(")
+    return not before or before[-1] in ".!?\n:;¿¡"
+
+
+def lower_words(texts: Iterable[str]) -> set[str]:
+    """The words the texts write in lower case (see `name_words`)."""
+    return {m.group() for text in texts for m in _LOWER.finditer(text)}
+
+
+class NameMatcher:
+    """The question's words that name, in another script, a word of a passage.
+
+    `words` are the question's words as the caller keys them (its tokens), each with the text to
+    transliterate (the word as written, or its normalised token).
+    """
+
+    def __init__(self, words: Iterable[tuple[str, str]]) -> None:
+        self._keys: list[tuple[str, str, str]] = []  # (key, script, skeleton)
+        for key, written in words:
+            sk = skeleton(written)
+            if len(sk.lstrip("_")) >= MIN_SKELETON:
+                self._keys.append((key, script_of(written), sk))
+
+    def __bool__(self) -> bool:
+        return bool(self._keys)
+
+    def found(self, passage_words: Sequence[str], *, same_script: bool = False) -> set[str]:
+        """The question keys whose name appears among `passage_words` (see `name_words`) in
+        another script than the question word's, or also in its own with `same_script` (a
+        passage in another language of that script: "Japón" in an English passage's "Japan")."""
+        if not self._keys:
+            return set()
+        seen: dict[str, set[str]] = {}
+        for word in passage_words:
+            sk = skeleton(word)
+            if len(sk.lstrip("_")) >= MIN_SKELETON:
+                seen.setdefault(script_of(word), set()).add(sk)
+        out = set()
+        for key, script, sk in self._keys:
+            for other, skeletons in seen.items():
+                if other == script and not same_script:
+                    continue
+                if sk in skeletons:
+                    out.add(key)
+                    break
+        return out
+
+
+def question_names(question: str, spelling: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The question's possible names, each as (its key in the sentence choice, a spelling to
+    transliterate: as written, and in an uncased script also as its token)."""
+    out = []
+    for word in name_words(question):
+        for part, tok in _parts(word):
+            out.append((light_stem(spelling.get(tok, tok)), part))
+    return out
+
+
+def passage_names(text: str, common: Iterable[str] = ()) -> list[str]:
+    """A passage's possible names, to transliterate (see `question_names`, `name_words`)."""
+    return [part for word in name_words(text, common) for part, _tok in _parts(word)]
+
+
+@lru_cache(maxsize=65536)
+def _parts(word: str) -> tuple[tuple[str, str], ...]:
+    """A word's parts with their tokens ("Hutton's": "Hutton", "hutton")."""
+    out: list[tuple[str, str]] = []
+    for part in re.findall(r"[^\W\d_]+", word):
+        toks = tokenize(part)
+        if not toks:
+            continue
+        if is_cased(part):
+            out.append((part, toks[0]))
+            continue
+        # An uncased script's word as written (the tokenizer takes "كال" off "كاليفورنيا"), its
+        # token and its light stem (the article and clitics off "والأمازون").
+        for form in dict.fromkeys((_ARTICLE.sub("", part), toks[0], light_stem(toks[0]))):
+            out.append((form, toks[0]))
+    return tuple(out)
