@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .text import LETTER, ascii_digits, respell, tokenize
+from .transliteration import NameMatcher, lower_words, passage_names, question_names
 
 if TYPE_CHECKING:
     from .retrieval import Hit
@@ -310,6 +311,9 @@ class Evidence:
     rarest_found: bool = True  # the question's rarest word (in the store) occurs in the evidence
     missing_figures: tuple[str, ...] = ()
     missing_names: tuple[str, ...] = ()
+    # Across scripts: the question's words that name, in the passages' script, a name there
+    # ("ماسترخت": "Maastricht"; `transliteration`). Within one script words match as they are.
+    names_found: tuple[str, ...] = ()
     wants_figure: bool = False
     figure_in_answer: bool = True
     store_size: int = 0  # chunks searched (0 under a source filter: no store-wide distribution)
@@ -390,10 +394,26 @@ def assess(
     # passage spells "Commerce Department" in Arabic letters (a Latin brand name in it still
     # counts where it is found).
     scripts = _script_shares(hits[0].text)
-    missing_names = tuple(
+    missing = [
         n for n in names(question, language)
         if n.lower() not in lowered and scripts.get(_script(n[0]), 0.0) >= 0.2
-    )
+    ]
+    names_found: tuple[str, ...] = ()
+    if not shared:
+        # Across languages a name may be spelt another way ("Japón": "Japan", "ماسترخت":
+        # "Maastricht"): the same consonant skeleton (`transliteration`) finds it.
+        common = lower_words(h.text for h in hits)
+        in_evidence = passage_names(evidence_text, common)
+        matcher = NameMatcher(question_names(question, spelling))
+        if matcher:
+            # Found across scripts only: a name of the question's own script is looked for as
+            # it is (`missing_names`), and is no sign of the answer when found (the topic's names
+            # stand in every passage of its article).
+            names_found = tuple(sorted(matcher.found(in_evidence)))
+        if missing:
+            spelt = NameMatcher((n, n) for n in missing).found(in_evidence, same_script=True)
+            missing = [n for n in missing if n not in spelt]
+    missing_names = tuple(missing)
     best = max(candidates, key=lambda c: c.score) if candidates else None
     wants = asks_for_number(question)
     answer_text = ""
@@ -427,6 +447,7 @@ def assess(
         unknown_rare=unknown,
         missing_figures=missing_figures,
         missing_names=missing_names,
+        names_found=names_found,
         wants_figure=wants,
         figure_in_answer=has_figure(answer_text) if wants else True,
     )
@@ -446,20 +467,20 @@ _FEATURES = {
                "rarest_found"),
     "cross": ("standing", "similarity", "sentence_similarity", "margin", "sentence_margin",
               "missing_figure", "figure_wanted", "coverage", "answer_coverage", "missing_name",
-              "latent"),
+              "latent", "name_found"),
 }
 _WEIGHTS: dict[str, dict[str, tuple[tuple[float, ...], float]]] = {
     "e5": {
         "shared": ((0.1784, 23.8933, 43.2864, 0.6848, -11.558, -1.3779, -0.719, 1.5535, -0.1733,
                     5.1992, 0.0563), -59.0437),
-        "cross": ((0.6783, -15.2422, 49.7257, 0.7709, 1.0923, -2.197, -0.6149, 1.0229, 0.9882,
-                   -1.9692, 16.5597), -31.996),
+        "cross": ((0.5993, -15.5682, 53.6175, 0.7769, -1.8788, -2.0735, -0.5001, 0.8583, 1.9744,
+                   -1.8268, 15.8641, 0.8756), -34.6044),
     },
     "generic": {
         "shared": ((1.4948, 0.0, 0.0, 0.3344, -6.0551, -1.7365, -0.9073, 0.3459, -0.8303, 7.4088,
                     -0.1158), -5.663),
-        "cross": ((1.2807, 0.0, 0.0, 0.328, 34.7563, -1.7845, -0.8332, 2.308, 0.9095, -1.9936,
-                   0.0), -4.1414),
+        "cross": ((1.2667, 0.0, 0.0, 0.3114, 35.2778, -1.8178, -0.6691, 2.4882, -0.5944, -1.8802,
+                   0.0, 0.4936), -4.2232),
     },
 }
 # Below this standing the best passage is no better than the store's typical passage for the
@@ -496,6 +517,7 @@ def _values(e: Evidence) -> dict[str, float]:
         "rarest_found": float(e.rarest_found),
         "missing_name": float(bool(e.missing_names)),
         "latent": e.latent,
+        "name_found": float(bool(e.names_found)),
     }
 
 

@@ -377,6 +377,32 @@ def test_latent_terms_count_only_across_languages_and_raise_the_score() -> None:
     assert after.latent == 0.5 and after.score > before.score
 
 
+def test_a_question_name_in_another_script_found_in_the_evidence_raises_the_score() -> None:
+    q = "في أي سنة تم التوقيع على معاهدة ماسترخت؟"  # in what year was the Maastricht treaty signed?
+    named = hit("The Maastricht Treaty was signed in 1992 by twelve member states.")
+    other = hit("The Lisbon Treaty was signed in 2007 by twenty-seven member states.")
+    e_named, e_other = (
+        scored(assess(q, [h], answerer().candidates(q, [h], split_hits([h]), np.array([0.85])), {}, 10, "ar"))
+        for h in (named, other)
+    )
+    assert e_named.names_found == ("ماسترخت",) and e_other.names_found == ()
+    # Before: the two passages are alike to every other signal. After: the one naming the treaty
+    # the question asks about scores higher.
+    assert e_named.score > e_other.score
+    # Within one script the words themselves are compared (coverage), not skeletons.
+    same = assess("When was the Maastricht Treaty signed?", [named], [], {"maastricht": 2.0}, 10, "en")
+    assert same.names_found == ()
+
+
+def test_a_name_spelt_the_evidence_language_way_is_not_missing() -> None:
+    h = hit("Japan and Canada will first mine nickel and cobalt.")
+    q = "¿Qué minerales extraerán primero Japón y Canadá?"
+    cands = answerer().candidates(q, [h], split_hits([h]), np.array([0.85]))
+    # Before: "Japón" and "Canadá" were missing from an English passage that names both.
+    assert assess(q, [h], cands, {}, 10, "es").missing_names == ()
+    assert assess("¿Qué minerales extraerán Japón y Noruega?", [h], cands, {}, 10, "es").missing_names == ("Noruega",)
+
+
 def test_figures_missing_from_the_evidence_are_reported() -> None:
     h = hit("Cobalt prices fell sharply in 2023.")
     cands = answerer().candidates("q", [h], split_hits([h]), np.array([0.9]))
