@@ -7,8 +7,10 @@ The assistant answers only when the evidence supports it. The signals (see `Evid
 - whether the question's words occur in the store at all, and in the evidence. When the question
   shares its language with the evidence, its rare words must be there; when it does not (an Arabic
   question about English articles), only what survives translation is checked: figures (digits
-  fold across scripts) and names written in the evidence's script, and how close the passages'
-  latent terms (`alignment.Aligner.latent_scores`) are to the question's;
+  fold across scripts), names written in the evidence's script (or spelt its language's way,
+  "Japón" for "Japan"), names the question writes in another script that the evidence holds
+  ("ماسترخت", Maastricht: `transliteration`), and how close the passages' latent terms
+  (`alignment.Aligner.latent_scores`) are to the question's;
 - whether a question asking for a number or a date finds one in the candidate answer.
 
 Which mode applies follows from the question's language as the detector can vouch for it
@@ -407,8 +409,9 @@ def assess(
         matcher = NameMatcher(question_names(question, spelling))
         if matcher:
             # Found across scripts only: a name of the question's own script is looked for as
-            # it is (`missing_names`), and is no sign of the answer when found (the topic's names
-            # stand in every passage of its article).
+            # it is (`missing_names`, coverage). Counted in its own script too, the feature
+            # fired for most es->en questions, answerable or not: refitted so, es->en near
+            # declined 0.455 -> 0.434 (bench/RESULTS.md 7i).
             names_found = tuple(sorted(matcher.found(in_evidence)))
         if missing:
             spelt = NameMatcher((n, n) for n in missing).found(in_evidence, same_script=True)
