@@ -86,6 +86,18 @@ class Aligner:
             out.append(float(np.dot(q_val[qi], val[ti])))
         return out
 
+    def nearest(self, asked: Sequence[str], among: Sequence[str]) -> list[float]:
+        """For each word of `asked`, the similarity of its nearest word among `among`."""
+        import numpy as np
+
+        if not asked or not among:
+            return [0.0] * len(asked)
+        vocab = list(dict.fromkeys([*asked, *among]))
+        matrix = np.asarray(self.vectors(vocab), dtype=np.float32)
+        row = {w: i for i, w in enumerate(vocab)}
+        sims = matrix[[row[w] for w in asked]] @ matrix[[row[w] for w in among]].T
+        return [float(x) for x in sims.max(axis=1)]
+
     def scores(self, texts: Sequence[str]) -> list[float]:
         """For each text, the mean over the question's words of the nearest word's similarity."""
         return self.scores_of([words(t) for t in texts])

@@ -331,6 +331,7 @@ class Assistant:
             sizes=index.chunk_counts(),
             model=weights_for(self.embeddings.model_id),
             offset=self.settings.decline_bias,
+            aligner=aligner,
         )
         timings["evidence"] = elapsed_ms(t_retrieve) - timings["retrieve"]
 

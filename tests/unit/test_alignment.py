@@ -208,3 +208,10 @@ def test_a_sentence_writing_the_questions_name_in_another_script_is_chosen(monke
     after = a.pick(a.candidates(MAASTRICHT, [h], sents, sims))
     assert "Lisbon" in before[0].sentence.text
     assert "Maastricht" in after[0].sentence.text and after[0].names > 0
+
+
+def test_nearest_is_each_words_best_similarity_among_the_others() -> None:
+    aligner = Aligner(QUESTION, fake_vectors)
+    near = aligner.nearest(["سكان", "river"], ["population", "bridge"])
+    assert near[0] == pytest.approx(1.0) and near[1] == pytest.approx(0.0)
+    assert aligner.nearest(["سكان"], []) == [0.0]

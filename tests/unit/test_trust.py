@@ -403,6 +403,28 @@ def test_a_name_spelt_the_evidence_language_way_is_not_missing() -> None:
     assert assess("¿Qué minerales extraerán Japón y Noruega?", [h], cands, {}, 10, "es").missing_names == ("Noruega",)
 
 
+def test_a_translated_name_whose_translation_the_evidence_holds_is_not_missing() -> None:
+    from assistant.alignment import Aligner
+
+    def vectors(words: list[str]) -> np.ndarray:
+        # "varsovia" and "warsaw" point one way; every other word its own.
+        axes = {"varsovia": 0, "warsaw": 0}
+        out = np.zeros((len(words), 64), np.float32)
+        for i, w in enumerate(words):
+            out[i, axes.get(w, 1 + sum(map(ord, w)) % 63)] = 1.0
+        return out
+
+    h = hit("The Warsaw Stock Exchange closed during the war.")
+    q = "¿Por qué cerró la Bolsa de Varsovia?"
+    cands = answerer().candidates(q, [h], split_hits([h]), np.array([0.85]))
+    # Before (no word vectors): "Varsovia" is missing from a passage about Warsaw, which weighs
+    # toward declining. After: its nearest word in the passage is its translation.
+    assert "Varsovia" in assess(q, [h], cands, {}, 10, "es").missing_names
+    aligner = Aligner(q, vectors)
+    assert "Varsovia" not in assess(q, [h], cands, {}, 10, "es", aligner=aligner).missing_names
+    assert "Bolsa" in assess(q, [h], cands, {}, 10, "es", aligner=aligner).missing_names
+
+
 def test_figures_missing_from_the_evidence_are_reported() -> None:
     h = hit("Cobalt prices fell sharply in 2023.")
     cands = answerer().candidates("q", [h], split_hits([h]), np.array([0.9]))
