@@ -112,7 +112,7 @@ class Candidate:
     coverage: float = 0.0  # local-idf share of the question's words in the sentence (+ antecedent)
     aligned: float = 0.0  # word alignment with the question, for a sentence in another language
     latent: float = 0.0  # latent-terms cosine with the question, for such a sentence
-    names: float = 0.0  # the question's names it writes in another script (`transliteration`)
+    names: float = 0.0  # the question's names it writes in another script or spelling (`transliteration`)
     antecedent: Candidate | None = None
     heading: bool = False
 
@@ -264,8 +264,7 @@ class ExtractiveAnswerer:
         for toks in token_sets:
             for t in toks:
                 local_df[t] = local_df.get(t, 0) + 1
-        asked_all = [light_stem(spelling.get(t, t)) for t in tokenize(question)]
-        asked = iter(asked_all)
+        asked = [light_stem(spelling.get(t, t)) for t in tokenize(question)]
         q_terms = [t for t in dict.fromkeys(asked) if t in local_df]
         weights = {t: math.log(1 + len(cands) / local_df[t]) for t in q_terms}
         total = sum(weights.values())
@@ -278,7 +277,7 @@ class ExtractiveAnswerer:
             for keys in found:
                 for key in keys:
                     name_df[key] = name_df.get(key, 0) + 1
-            every = len(set(asked_all)) or 1
+            every = len(set(asked)) or 1
             for c, keys in zip(cands, found):
                 c.names = sum(math.log(1 + len(cands) / name_df[k]) for k in keys) / (
                     every * math.log(1 + len(cands))

@@ -30,7 +30,7 @@ _DIGRAPHS = (("sch", "s"), ("ch", "k"), ("kh", "k"), ("sh", "s"), ("th", "t"), (
 _FOLD = str.maketrans("cqvpzj", "kkfbsg")
 _VOWELS = re.compile(r"[aeiouwyh]")
 _NOT_LETTER = re.compile(r"[^a-z]")
-_VOWEL_LETTERS = ("ALEF", "AIN", "AYIN")
+_VOWEL_LETTERS = {"ALEF", "AIN", "AYIN"}  # words of the letters' Unicode names (not GHAIN)
 _DOUBLE = re.compile(r"(.)\1+")
 # The Arabic script's article, written onto its noun.
 _ARTICLE = re.compile(r"^ال(?=...)")
@@ -65,8 +65,8 @@ def skeleton(word: str) -> str:
     text = _NOT_LETTER.sub("", anyascii(word).lower())
     # Whether the name opens on a vowel ("America", "أمريكا"; not "Mark"): a letter an uncased
     # script writes for it (alef, ayin) transliterates to nothing or to an apostrophe.
-    first = unicodedata.name(word[:1], "") if word else ""
-    opens = text[:1] in ("a", "e", "i", "o", "u") or any(v in first for v in _VOWEL_LETTERS)
+    first = set(unicodedata.name(word[:1], "").split()) if word else set()
+    opens = text[:1] in ("a", "e", "i", "o", "u") or bool(first & _VOWEL_LETTERS)
     for pair, single in _DIGRAPHS:
         text = text.replace(pair, single)
     text = _VOWELS.sub("", text.translate(_FOLD))

@@ -25,6 +25,8 @@ from assistant.transliteration import (
         ("Tesla", "تسلا"),
         ("Ukraine", "Україна"),
         ("Victoria", "فيكتوريا"),
+        ("Ghana", "غانا"),
+        ("Iraq", "العراق"[2:]),
     ],
 )
 def test_a_name_and_its_transliteration_share_a_skeleton(one: str, other: str) -> None:
