@@ -88,15 +88,20 @@ class Aligner:
 
     def nearest(self, asked: Sequence[str], among: Sequence[str]) -> list[float]:
         """For each word of `asked`, the similarity of its nearest word among `among`."""
-        import numpy as np
-
         if not asked or not among:
             return [0.0] * len(asked)
-        vocab = list(dict.fromkeys([*asked, *among]))
+        vectors = self._vectors([*asked, *among])
+        sims = vectors(asked) @ vectors(among).T
+        return [float(x) for x in sims.max(axis=1)]
+
+    def _vectors(self, words: Sequence[str]) -> Callable[[Sequence[str]], Any]:
+        """The words' vectors fetched in one batch, as a lookup of any of them."""
+        import numpy as np
+
+        vocab = list(dict.fromkeys(words))
         matrix = np.asarray(self.vectors(vocab), dtype=np.float32)
         row = {w: i for i, w in enumerate(vocab)}
-        sims = matrix[[row[w] for w in asked]] @ matrix[[row[w] for w in among]].T
-        return [float(x) for x in sims.max(axis=1)]
+        return lambda ws: matrix[[row[w] for w in ws]]
 
     def scores(self, texts: Sequence[str]) -> list[float]:
         """For each text, the mean over the question's words of the nearest word's similarity."""
@@ -104,20 +109,16 @@ class Aligner:
 
     def scores_of(self, per_text: Sequence[list[str]]) -> list[float]:
         """`scores` of texts given as their `words` (a caller that tokenized them already)."""
-        import numpy as np
-
         if not self.question_words or not per_text:
             return [0.0] * len(per_text)
-        vocab = list(dict.fromkeys(self.question_words + [w for ws in per_text for w in ws]))
-        matrix = np.asarray(self.vectors(vocab), dtype=np.float32)
-        row = {w: i for i, w in enumerate(vocab)}
-        q = matrix[[row[w] for w in self.question_words]]
+        vectors = self._vectors(self.question_words + [w for ws in per_text for w in ws])
+        q = vectors(self.question_words)
         out = []
         for ws in per_text:
             if not ws:
                 out.append(0.0)
                 continue
-            sims = q @ matrix[[row[w] for w in ws]].T
+            sims = q @ vectors(ws).T
             out.append(float(sims.max(axis=1).mean()))
         return out
 
@@ -181,7 +182,7 @@ def rerank(
     values = dict(zip(todo, aligner.scores([hits[i].text for i in todo])))
     if NAME_WEIGHT:
         # The question's names written in the chunk's script count like aligned words.
-        matcher = NameMatcher(question_names(aligner.question, {}))
+        matcher = NameMatcher(question_names(aligner.question))
         if matcher:
             common = lower_words(hits[i].text for i in todo)
             for i in todo:

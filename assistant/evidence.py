@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .text import LETTER, ascii_digits, respell, tokenize
+from .text import LETTER, ascii_digits, respell, script, tokenize
 from .transliteration import NameMatcher, lower_words, passage_names, question_names
 
 if TYPE_CHECKING:
@@ -180,18 +180,13 @@ _WORD = re.compile(r"[^\W\d_]{2,}")
 _UNSPACED = {"CJK", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR"}
 
 
-def _script(ch: str) -> str:
-    name = unicodedata.name(ch, "")
-    return name.split(" ", 1)[0] if name else ""
-
-
 def _script_shares(text: str) -> dict[str, float]:
     """Each script's share of a text's letters."""
     counts: dict[str, int] = {}
     letters = LETTER.findall(text)
     for ch in letters:
-        script = _script(ch)
-        counts[script] = counts.get(script, 0) + 1
+        which = script(ch)
+        counts[which] = counts.get(which, 0) + 1
     return {k: v / len(letters) for k, v in counts.items()} if letters else {}
 
 
@@ -400,30 +395,11 @@ def assess(
     scripts = _script_shares(hits[0].text)
     missing = [
         n for n in names(question, language)
-        if n.lower() not in lowered and scripts.get(_script(n[0]), 0.0) >= 0.2
+        if n.lower() not in lowered and scripts.get(script(n[0]), 0.0) >= 0.2
     ]
     names_found: tuple[str, ...] = ()
     if not shared:
-        # Across languages a name may be spelt another way ("Japón": "Japan", "ماسترخت":
-        # "Maastricht"): the same consonant skeleton (`transliteration`) finds it.
-        common = lower_words(h.text for h in hits)
-        in_evidence = passage_names(evidence_text, common)
-        matcher = NameMatcher(question_names(question, spelling))
-        if matcher:
-            # Found across scripts only: a name of the question's own script is looked for as
-            # it is (`missing_names`, coverage). Counted in its own script too, the feature
-            # fired for most es->en questions, answerable or not: refitted so, es->en near
-            # declined 0.455 -> 0.434 (bench/RESULTS.md 7i).
-            names_found = tuple(sorted(matcher.found(in_evidence)))
-        if missing:
-            spelt = NameMatcher((n, n) for n in missing).found(in_evidence, same_script=True)
-            missing = [n for n in missing if n not in spelt]
-        if missing and aligner is not None and TRANSLATED_NAME < 1.0:
-            # A name translated, not spelt ("Varsovia": "Warsaw", "Teatro de Verano": "Summer
-            # Theatre"), is the evidence's word whose vector is nearest to it.
-            near = aligner.nearest([n.lower() for n in missing], sorted(t for t in present if not t.isdigit()))
-            missing = [n for n, sim in zip(missing, near) if sim < TRANSLATED_NAME]
-    missing_names = tuple(missing)
+        names_found, missing = _names_across(question, hits, missing, present, spelling, aligner)
     best = max(candidates, key=lambda c: c.score) if candidates else None
     wants = asks_for_number(question)
     answer_text = ""
@@ -456,11 +432,44 @@ def assess(
         coverage=coverage,
         unknown_rare=unknown,
         missing_figures=missing_figures,
-        missing_names=missing_names,
+        missing_names=tuple(missing),
         names_found=names_found,
         wants_figure=wants,
         figure_in_answer=has_figure(answer_text) if wants else True,
     )
+
+
+def _names_across(
+    question: str,
+    hits: Sequence[Hit],
+    missing: list[str],
+    present: set[str],
+    spelling: Mapping[str, str],
+    aligner: Aligner | None,
+) -> tuple[tuple[str, ...], list[str]]:
+    """Across languages, the question's names found in the evidence in another script
+    (`Evidence.names_found`), and those of `missing` (not in the evidence as written) still
+    missing: a name may be spelt another way ("Japón": "Japan") or translated ("Varsovia":
+    "Warsaw")."""
+    matcher = NameMatcher(question_names(question, spelling))
+    if not matcher and not missing:
+        return (), missing
+    in_evidence = passage_names(" ".join(h.text for h in hits), lower_words(h.text for h in hits))
+    # Found across scripts only: a name of the question's own script is looked for as it is
+    # (`missing_names`, coverage). Counted in its own script too, the feature fired for most
+    # es->en questions, answerable or not: refitted so, es->en near declined 0.455 -> 0.434
+    # (bench/RESULTS.md 7i).
+    found = tuple(sorted(matcher.found(in_evidence)))
+    if missing:
+        # The same consonant skeleton (`transliteration`): spelt the evidence language's way.
+        spelt = NameMatcher((n, n) for n in missing).found(in_evidence, same_script=True)
+        missing = [n for n in missing if n not in spelt]
+    if missing and aligner is not None:
+        # Translated, not spelt ("Teatro de Verano": "Summer Theatre"): the evidence's word
+        # whose vector is nearest to the name.
+        near = aligner.nearest([n.lower() for n in missing], sorted(t for t in present if not t.isdigit()))
+        missing = [n for n, sim in zip(missing, near) if sim < TRANSLATED_NAME]
+    return found, missing
 
 
 # The evidence score: a logistic model over the signals, one per case (the question shares the

@@ -73,6 +73,12 @@ def light_stem(token: str) -> str:
     return t
 
 
+def script(ch: str) -> str:
+    """The script a character is written in, as Unicode names it ("LATIN", "ARABIC", "CJK"…)."""
+    name = unicodedata.name(ch, "")
+    return name.split(" ", 1)[0] if name else ""
+
+
 def ascii_digits(text: str) -> str:
     """Arabic-Indic and Persian digits as ASCII, so figures match across scripts."""
     return text.translate(_DIGITS)

@@ -21,7 +21,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
-from .text import light_stem, tokenize
+from .text import light_stem, script, tokenize
 
 # Skeletons shorter than this say too little ("tn" is Hutton, Tony, Eton…).
 MIN_SKELETON = 3
@@ -38,16 +38,11 @@ _LOWER = re.compile(r"\b[^\W\d_A-Z][\w'’-]*")
 _CAPITALISED = re.compile(r"\b[^\W\d_][\w'’-]*")
 
 
-def _script(ch: str) -> str:
-    name = unicodedata.name(ch, "")
-    return name.split(" ", 1)[0] if name else ""
-
-
 def script_of(word: str) -> str:
     """The script of a word's first letter ("LATIN", "ARABIC", "CYRILLIC"…)."""
     for ch in word:
         if ch.isalpha():
-            return _script(ch)
+            return script(ch)
     return ""
 
 
@@ -130,9 +125,9 @@ class NameMatcher:
             if len(sk.lstrip("_")) >= MIN_SKELETON:
                 seen.setdefault(script_of(word), set()).add(sk)
         out = set()
-        for key, script, sk in self._keys:
+        for key, own, sk in self._keys:
             for other, skeletons in seen.items():
-                if other == script and not same_script:
+                if other == own and not same_script:
                     continue
                 if sk in skeletons:
                     out.add(key)
@@ -140,9 +135,11 @@ class NameMatcher:
         return out
 
 
-def question_names(question: str, spelling: Mapping[str, str]) -> list[tuple[str, str]]:
-    """The question's possible names, each as (its key in the sentence choice, a spelling to
-    transliterate: as written, and in an uncased script also as its token)."""
+def question_names(question: str, spelling: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """The question's possible names, each as (its key: the token as the sentence choice and the
+    evidence key the question's words, respelled by `spelling`; a spelling to transliterate: as
+    written, and in an uncased script also as its token)."""
+    spelling = spelling or {}
     out = []
     for word in name_words(question):
         for part, tok in _parts(word):
