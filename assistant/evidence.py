@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .text import LETTER, ascii_digits, respell, script, tokenize
+from .text import LETTER, ascii_digits, respell, script, tokenize, unicode_words
 from .transliteration import NameMatcher, lower_words, passage_names, question_names
 
 if TYPE_CHECKING:
@@ -175,7 +175,7 @@ MIN_SCRIPT_SHARE = 0.2
 # one to be held to English words. (A misfire on a string of another script fails the share.)
 MIN_SCRIPT_CONFIDENCE = 0.3
 SHORT_LANGUAGE_CONFIDENCE = 0.9
-_WORD = re.compile(r"[^\W\d_]{2,}")
+_WORD = r"[^\W\d_]{2,}"  # a word with its combining marks (`text.unicode_words`)
 # Scripts written without spaces between words: no word count.
 _UNSPACED = {"CJK", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR"}
 
@@ -213,7 +213,7 @@ def checked_language(text: str) -> str | None:
     if sum(scripts.get(s, 0.0) for s in _SCRIPTS.get(lang, {"LATIN"})) < MIN_SCRIPT_SHARE:
         return None
     spaced = dominant not in _UNSPACED
-    if spaced and len(_WORD.findall(text)) < 3 and confidence < SHORT_LANGUAGE_CONFIDENCE:
+    if spaced and len(unicode_words(_WORD).findall(text)) < 3 and confidence < SHORT_LANGUAGE_CONFIDENCE:
         return None
     return lang
 

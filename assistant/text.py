@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import cache
+from typing import Any
 
-_TOKEN = re.compile(r"\w+", re.UNICODE)
 # A letter in any script (a word character that is no digit and no underscore).
 LETTER = re.compile(r"[^\W\d_]")
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
@@ -84,12 +85,24 @@ def ascii_digits(text: str) -> str:
     return text.translate(_DIGITS)
 
 
+@cache
+def unicode_words(pattern: str) -> Any:
+    r"""`pattern` compiled by the `regex` module, whose `\w` is Unicode's word character: letters,
+    digits and combining marks. Python's `re` matches no mark, and the scripts of India and
+    South-East Asia write most vowels as marks: "पेटन" (Peyton) read as "प" and "टन", "เพย์ตัน"
+    as "เพย" and "ตัน". (`regex` is tiktoken's dependency too; imported on first use.)"""
+    import regex
+
+    return regex.compile(pattern)
+
+
 def tokenize(text: str) -> list[str]:
-    """Keyword tokens of a text, in any language we handle."""
-    # Diacritics first: `\w` does not match Arabic combining marks, which would split words.
+    """Keyword tokens of a text, in any language we handle (words with their combining marks:
+    `unicode_words`)."""
+    # Arabic diacritics are dropped: the same word is written with and without them.
     text = _AR_DIACRITICS.sub("", unicodedata.normalize("NFKC", text)).translate(_DIGITS)
     out = []
-    for raw in _TOKEN.findall(text):
+    for raw in unicode_words(r"\w+").findall(text):
         if raw.lower() in _STOP or raw in _STOP:
             continue
         tok = normalize_token(raw)

@@ -21,7 +21,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
-from .text import light_stem, script, tokenize
+from .text import light_stem, script, tokenize, unicode_words
 
 # Skeletons shorter than this say too little ("tn" is Hutton, Tony, Eton…).
 MIN_SKELETON = 3
@@ -34,8 +34,10 @@ _VOWEL_LETTERS = {"ALEF", "AIN", "AYIN"}  # words of the letters' Unicode names 
 _DOUBLE = re.compile(r"(.)\1+")
 # The Arabic script's article, written onto its noun.
 _ARTICLE = re.compile(r"^ال(?=...)")
-_LOWER = re.compile(r"\b[^\W\d_A-Z][\w'’-]*")
-_CAPITALISED = re.compile(r"\b[^\W\d_][\w'’-]*")
+# Words with their combining marks (`text.unicode_words`): "पेटन" is one word, not "प" and "टन".
+_LOWER = r"\b[^\W\d_A-Z][\w'’-]*"
+_CAPITALISED = r"\b[^\W\d_][\w'’-]*"
+_LETTERS = r"[^\W\d_]+"
 
 
 def script_of(word: str) -> str:
@@ -52,12 +54,24 @@ def is_cased(word: str) -> bool:
     return first.lower() != first.upper()
 
 
+# Before transliterating: the nasal mark of the scripts of India (anusvara, candrabindu) is the
+# "n" of "मैनिंग" (Manning), not the "m" the tables give; Thai and Lao write some vowels before
+# the consonant they follow ("เพย์ตัน", Peyton, reads "ephytan"), and Thai's aspirated p
+# ("ph") is no f.
+_BEFORE = str.maketrans(
+    {**{ch: "n" for ch in "\u0901\u0902\u0981\u0982\u0a01\u0a02\u0a70\u0a81\u0a82\u0b01\u0b02"
+        "\u0b82\u0c01\u0c02\u0c81\u0c82\u0d02\u0d82"},
+     **{ch: "" for ch in "\u0e40\u0e41\u0e42\u0e43\u0e44\u0ec0\u0ec1\u0ec2\u0ec3\u0ec4"},
+     **{ch: "p" for ch in "\u0e1c\u0e1e\u0e20"}}
+)
+
+
 @lru_cache(maxsize=65536)
 def skeleton(word: str) -> str:
     """The word's consonant skeleton in Latin letters (see the module's docstring)."""
     from anyascii import anyascii
 
-    text = _NOT_LETTER.sub("", anyascii(word).lower())
+    text = _NOT_LETTER.sub("", anyascii(word.translate(_BEFORE)).lower())
     # Whether the name opens on a vowel ("America", "أمريكا"; not "Mark"): a letter an uncased
     # script writes for it (alef, ayin) transliterates to nothing or to an apostrophe.
     first = set(unicodedata.name(word[:1], "").split()) if word else set()
@@ -74,7 +88,7 @@ def name_words(text: str, common: Iterable[str] = ()) -> list[str]:
     when `common` (words the passages write in lower case) holds it ("Later", "Machine")."""
     common = set(common)
     out = []
-    for m in _CAPITALISED.finditer(text):
+    for m in unicode_words(_CAPITALISED).finditer(text):
         word = m.group().strip("'’-")
         if not word or word[0].islower():
             continue  # a cased script's lower-case word
@@ -93,7 +107,7 @@ def _opens_sentence(text: str, at: int) -> bool:
 
 def lower_words(texts: Iterable[str]) -> set[str]:
     """The words the texts write in lower case (see `name_words`)."""
-    return {m.group() for text in texts for m in _LOWER.finditer(text)}
+    return {m.group() for text in texts for m in unicode_words(_LOWER).finditer(text)}
 
 
 class NameMatcher:
@@ -156,7 +170,7 @@ def passage_names(text: str, common: Iterable[str] = ()) -> list[str]:
 def _parts(word: str) -> tuple[tuple[str, str], ...]:
     """A word's parts with their tokens ("Hutton's": "Hutton", "hutton")."""
     out: list[tuple[str, str]] = []
-    for part in re.findall(r"[^\W\d_]+", word):
+    for part in unicode_words(_LETTERS).findall(word):
         toks = tokenize(part)
         if not toks:
             continue

@@ -41,6 +41,18 @@ def test_tokenize_applies_nfkc_so_ligatures_and_fullwidth_match() -> None:
     assert tokenize("ﬁnance ＬＩＴＨＩＵＭ") == ["finance", "lithium"]
 
 
+def test_tokenize_keeps_a_words_combining_marks_in_it() -> None:
+    # The scripts of India and South-East Asia write most vowels as combining marks, which `\w`
+    # does not match. Before: "पेटन मैनिंग" (Peyton Manning) read as "टन" and a lone "म" (dropped),
+    # "ब्रोंकोस" (Broncos) was lost, and Thai "เพย์ตัน" read as "เพย" and "ตัน".
+    assert tokenize("पेटन मैनिंग ब्रोंकोस") == ["पेटन", "मैनिंग", "ब्रोंकोस"]
+    assert tokenize("เพย์ตัน แมนนิง") == ["เพย์ตัน", "แมนนิง"]
+    assert tokenize("தமிழ் মানুষ") == ["தமிழ்", "মানুষ"]
+    # Latin and Arabic text tokenizes as before (Arabic's own diacritics are still dropped).
+    assert tokenize("Tesla’s plants, 2024") == ["tesla", "plant", "2024"]
+    assert tokenize("الْمَصْنَع") == tokenize("المصنع") == ["مصنع"]
+
+
 # --- tokenize / normalize_token: Arabic ---------------------------------------------------------
 
 

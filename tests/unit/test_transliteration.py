@@ -27,6 +27,15 @@ from assistant.transliteration import (
         ("Victoria", "فيكتوريا"),
         ("Ghana", "غانا"),
         ("Iraq", "العراق"[2:]),
+        # Devanagari's nasal mark is the "n" (the tables write "m": "mainimg" before), and a
+        # word is its letters with its vowel marks ("पेटन" was split into "प" and "टन").
+        ("Manning", "मैनिंग"),
+        ("Broncos", "ब्रोंकोस"),
+        ("Peyton", "पेटन"),
+        # Thai writes some vowels before their consonant ("ephytan" before) and its "ph" is a p.
+        ("Peyton", "เพย์ตัน"),
+        ("Tesla", "เทสลา"),
+        ("California", "แคลิฟอร์เนีย"),
     ],
 )
 def test_a_name_and_its_transliteration_share_a_skeleton(one: str, other: str) -> None:
@@ -75,3 +84,12 @@ def test_a_name_spelt_another_way_in_another_language_of_the_script_is_found_whe
     words = passage_names("Japan and Canada will mine nickel first.")
     assert matcher.found(words) == set()
     assert matcher.found(words, same_script=True) == {"japón", "canadá"}
+
+
+def test_a_devanagari_question_finds_the_names_it_transliterates() -> None:
+    # Before: the question's words were cut at their vowel marks and no name was found.
+    question = "सुपर बाउल 50 में खेलते समय पेटन मैनिंग की उम्र कितनी थी?"
+    matcher = NameMatcher(question_names(question))
+    passage = "Peyton Manning became the first quarterback to lead two teams to the Super Bowl."
+    found = matcher.found(passage_names(passage, lower_words([passage])))
+    assert {"पेटन", "मैनिंग"} <= found
