@@ -258,6 +258,11 @@ def names(text: str, language: str | None = None) -> list[str]:
     found = []
     for i, m in enumerate(matches):
         word = m.group().strip("'’-")
+        # A case ending after an apostrophe is no part of the name: Turkish "Tesla'nın",
+        # "Broncos'a" (of Tesla, to the Broncos); English "Tesla's".
+        stem = re.split(r"['’]", word, maxsplit=1)[0]
+        if len(stem) >= 2:
+            word = stem
         if word.isdigit():
             continue
         if language in _CAPITALISED_NOUNS and not (

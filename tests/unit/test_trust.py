@@ -686,6 +686,14 @@ def test_nouns_capitalised_by_the_spelling_are_not_names() -> None:
     assert names("¿Quién fundó Livent en Filadelfia?", "es") == ["Livent", "Filadelfia"]
 
 
+def test_a_case_ending_after_an_apostrophe_is_no_part_of_a_name() -> None:
+    # Turkish writes a name's case ending after an apostrophe. Before: "Broncos'a" and
+    # "Tesla'nın" were names the English evidence never writes, so they counted as missing.
+    assert names("Divizyon turunda Broncos'a kim yenildi?", "tr") == ["Broncos"]
+    assert names("Bir metre neden Tesla'nın adını aldı?", "tr") == ["Tesla"]
+    assert names("Who bought Tesla's first plant?", "en") == ["Tesla"]
+
+
 def test_a_missing_figure_with_no_figure_in_the_answer_declines_whatever_the_score() -> None:
     # Before: "Combien de voitures électriques ont été vendues au Canada en 2022 ?" over
     # passages that never mention 2022 was answered (cross-language score above the threshold)
