@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -112,6 +112,9 @@ class Candidate:
     coverage: float = 0.0  # local-idf share of the question's words in the sentence (+ antecedent)
     aligned: float = 0.0  # word alignment with the question, for a sentence in another language
     latent: float = 0.0  # latent-terms cosine with the question, for such a sentence
+    # The similarity the sentence is chosen by: with its antecedent, for an anaphoric one, when
+    # that is closer (0: its own). The decline evidence keeps `similarity`.
+    read_similarity: float = 0.0
     names: float = 0.0  # the question's names it writes in another script or spelling (`transliteration`)
     antecedent: Candidate | None = None
     heading: bool = False
@@ -162,6 +165,7 @@ class ExtractiveAnswerer:
     # 0.670, es->en 0.803 / 0.823 / 0.826, en->ar 0.607 / 0.613 / 0.617 (bench/RESULTS.md 7e).
     LATENT_WEIGHT = 20.0
     LATENT_SENTENCES = 8  # the sentences per question weighed by latent terms
+    CONTEXT_SIMILARITY = True
     HEADING_PENALTY = 1.5
     # How far below the best sentence (score points) the second one may be, and each later one
     # (the `extractive_sentences` budget allows three): a later sentence must be nearly as good
@@ -213,6 +217,7 @@ class ExtractiveAnswerer:
         language: str | None = None,
         aligner: Aligner | None = None,
         spelling: Mapping[str, str] | None = None,
+        similar: Callable[[Sequence[str]], Any] | None = None,
     ) -> list[Candidate]:
         """Every sentence of the retrieved chunks, scored.
 
@@ -241,6 +246,13 @@ class ExtractiveAnswerer:
             contexts.append(
                 (c.antecedent.sentence.text + " " if c.antecedent else "") + c.sentence.text
             )
+        if similar is not None and self.CONTEXT_SIMILARITY:
+            # An anaphoric sentence ("They'll start with mining nickel and lithium.") says what
+            # it says with its antecedent: measured with it, when that is closer.
+            linked = [i for i, c in enumerate(cands) if c.antecedent is not None]
+            if linked:
+                for i, value in zip(linked, similar([contexts[i] for i in linked])):
+                    cands[i].read_similarity = max(cands[i].similarity, float(value))
         # Words of the question that every candidate shares (the article's topic) say little
         # about which sentence answers; the locally rare ones do.
         tokens = [tokenize(t) for t in contexts]
@@ -292,7 +304,7 @@ class ExtractiveAnswerer:
         own: list[float] = []
         for c in cands:
             own.append(
-                self.SENTENCE_WEIGHT * c.similarity / self.SENTENCE_SCALE
+                self.SENTENCE_WEIGHT * (c.read_similarity or c.similarity) / self.SENTENCE_SCALE
                 + self.KEYWORD_WEIGHT * c.coverage / 0.25
                 + self.ALIGN_WEIGHT * c.aligned
                 + self.NAME_WEIGHT * c.names

@@ -307,7 +307,8 @@ class Assistant:
             idf = index.idf_for([spelling.get(t, t) for t in idf])
         extractive = self.extractive
         candidates = extractive.candidates(
-            standalone, hits, sentences, sims, asked_in, aligner, spelling
+            standalone, hits, sentences, sims, asked_in, aligner, spelling,
+            similar=lambda texts: self.sentence_vectors.vectors(texts) @ query_vector,
         )
         # Across languages, how close the passages' latent terms are to the question's (the
         # reordering coded these chunks already, but a language's lone chunk).

@@ -139,6 +139,28 @@ def test_an_anaphoric_sentence_brings_its_antecedent() -> None:
     assert text_out.count("[1]") == 1 and len(cits) == 1  # one passage, one marker
 
 
+def test_an_anaphoric_sentence_is_chosen_by_its_meaning_with_its_antecedent() -> None:
+    # The seeds' "They'll start with mining nickel and lithium." is far from a French question
+    # about Japan and Canada's first minerals on its own (0.815), close with the sentence before
+    # it (0.847). Before: its own cosine ranked it below a sentence that answers nothing.
+    text = ("The focus is on building a strong supply chain in Canada. They'll start with mining "
+            "nickel and lithium. In short, Japan and Canada are working together.")
+    h = hit(text)
+    sims = np.array([0.80, 0.815, 0.849], dtype=np.float32)
+    question = "Quels minerais le Japon et le Canada extrairont-ils en premier ?"
+    with_context = {
+        "The focus is on building a strong supply chain in Canada. They'll start with mining nickel and lithium.": 0.87,
+    }
+    before = answerer(1).candidates(question, [h], split_hits([h]), sims)
+    after = answerer(1).candidates(
+        question, [h], split_hits([h]), sims, similar=lambda texts: [with_context[t] for t in texts]
+    )
+    assert "nickel" not in answerer(1).pick(before)[-1].sentence.text
+    assert "nickel" in answerer(1).pick(after)[-1].sentence.text
+    # The decline evidence still reads each sentence's own cosine.
+    assert [c.similarity for c in after] == [c.similarity for c in before]
+
+
 def test_the_second_sentence_prefers_a_neighbour_of_the_first() -> None:
     # XQuAD's "Which neighborhood lies west of the 41 freeway?": the best sentence says where "the
     # neighborhood" lies, the sentence before it names it. Before: a slightly closer sentence
