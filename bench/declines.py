@@ -94,7 +94,8 @@ def run_set(assistant: Any, questions: list[Any], answers: dict[str, tuple[str, 
         answered += bool(answer.answered)
         hit = bool(answer.answered) and contains(answer.text, answers[q.id])
         hits += hit
-        rows.append({"id": q.id, "answered": bool(answer.answered), "hit": hit,
+        rows.append({"id": q.id, "question": q.text, "answer": answer.text,
+                     "answered": bool(answer.answered), "hit": hit,
                      "evidence": getattr(answer, "evidence", {})})
     return {
         "n": len(questions),
@@ -243,6 +244,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--fit", action="store_true", help="refit the decline weights on articles 24-47")
     ap.add_argument("--json", type=Path, default=None, help="write results here")
+    ap.add_argument("--rows", type=Path, default=None, help="write every question's answer and evidence here (JSON)")
     ap.add_argument("--only", default="", help="directions to run, e.g. en->mix,ar->mix (default: all)")
     args = ap.parse_args()
     only = {d.strip() for d in args.only.split(",") if d.strip()} or None
@@ -275,6 +277,8 @@ def main() -> None:
     }
     print(json.dumps({"summary": table, "seconds": report["seconds"]}, indent=2))
     write_json(args.json, report)
+    if args.rows is not None:
+        write_json(args.rows, {k: {n: r["rows"] for n, r in v.items()} for k, v in results.items()})
 
 
 if __name__ == "__main__":
