@@ -82,6 +82,24 @@ def skeleton(word: str) -> str:
     return ("_" if opens else "") + _DOUBLE.sub(r"\1", text)
 
 
+@lru_cache(maxsize=65536)
+def ends_on_vowel(word: str) -> bool:
+    """Whether the word's last sound is a vowel, read off its transliteration (a, e, i, o, u and
+    the letters scripts write for long vowels: w, y, h); a cased word's silent final "e" after a
+    consonant is not one ("Stone", "Claude")."""
+    from anyascii import anyascii
+
+    letters = [ch for ch in word if ch.isalpha()]
+    # A letter an uncased script writes for a vowel (alef, ayin, teh marbuta) transliterates to
+    # nothing ("روما", Rome, reads "rwm").
+    if letters and set(unicodedata.name(letters[-1], "").split()) & (_VOWEL_LETTERS | {"MARBUTA"}):
+        return True
+    text = _NOT_LETTER.sub("", anyascii(word.translate(_BEFORE)).lower())
+    if is_cased(word) and len(text) >= 4 and text.endswith("e") and text[-2] not in "aeiouwyh":
+        text = text[:-1]
+    return text[-1:] in ("a", "e", "i", "o", "u", "w", "y", "h")
+
+
 def name_words(text: str, common: Iterable[str] = ()) -> list[str]:
     """The words of a text that may be names: capitalised ones in a cased script, every word of
     three letters or more in an uncased one. A capitalised word opening a sentence is no name
@@ -118,11 +136,12 @@ class NameMatcher:
     """
 
     def __init__(self, words: Iterable[tuple[str, str]]) -> None:
-        self._keys: list[tuple[str, str, str]] = []  # (key, script, skeleton)
+        # (key, script, skeleton, cased, ends on a vowel)
+        self._keys: list[tuple[str, str, str, bool, bool]] = []
         for key, written in words:
             sk = skeleton(written)
             if len(sk.lstrip("_")) >= MIN_SKELETON:
-                self._keys.append((key, script_of(written), sk))
+                self._keys.append((key, script_of(written), sk, is_cased(written), ends_on_vowel(written)))
 
     def __bool__(self) -> bool:
         return bool(self._keys)
@@ -133,17 +152,26 @@ class NameMatcher:
         passage in another language of that script: "Japón" in an English passage's "Japan")."""
         if not self._keys:
             return set()
-        seen: dict[str, set[str]] = {}
+        # script -> skeleton -> (cased, ends on a vowel) of the passage words that have it
+        seen: dict[str, dict[str, set[tuple[bool, bool]]]] = {}
         for word in passage_words:
             sk = skeleton(word)
             if len(sk.lstrip("_")) >= MIN_SKELETON:
-                seen.setdefault(script_of(word), set()).add(sk)
+                seen.setdefault(script_of(word), {}).setdefault(sk, set()).add(
+                    (is_cased(word), ends_on_vowel(word))
+                )
         out = set()
-        for key, own, sk in self._keys:
+        for key, own, sk, cased, vowel in self._keys:
             for other, skeletons in seen.items():
                 if other == own and not same_script:
                     continue
-                if sk in skeletons:
+                # Every word of an uncased script is a candidate name, so a common word shares a
+                # skeleton with some name ("करते", do: "Court"): across an uncased script the
+                # last sounds must agree too ("टेस्ला" and "Tesla" end on a vowel, "Court" not).
+                if any(
+                    (cased and their_cased) or vowel == their_vowel
+                    for their_cased, their_vowel in skeletons.get(sk, ())
+                ):
                     out.add(key)
                     break
         return out

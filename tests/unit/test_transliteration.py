@@ -93,3 +93,24 @@ def test_a_devanagari_question_finds_the_names_it_transliterates() -> None:
     passage = "Peyton Manning became the first quarterback to lead two teams to the Super Bowl."
     found = matcher.found(passage_names(passage, lower_words([passage])))
     assert {"पेटन", "मैनिंग"} <= found
+
+
+@pytest.mark.parametrize(
+    ("question_word", "passage", "found"),
+    [
+        # A common Hindi word shares Court's skeleton ("krt"); it ends on a vowel, Court does not.
+        ("करते", "The Court ruled on the matter.", False),
+        ("टेस्ला", "The plant was built by Tesla in Nevada.", True),
+        # An alef at the end is a vowel the tables write as nothing ("تسلا" reads "tsl").
+        ("تسلا", "The plant was built by Tesla in Nevada.", True),
+        # A silent final e is no vowel: "كلود" (Claude) ends on d.
+        ("كلود", "The painter Claude lived in Paris.", True),
+    ],
+)
+def test_across_an_uncased_script_a_name_must_end_as_the_passage_word_does(
+    question_word: str, passage: str, found: bool
+) -> None:
+    # Before: every word of an uncased script is a candidate name, and "करते" (do) was found as
+    # "Court" in an English passage, counting as evidence for a question about anything.
+    matcher = NameMatcher(question_names(f"{question_word} ?"))
+    assert bool(matcher.found(passage_names(passage, lower_words([passage])))) is found
