@@ -32,7 +32,7 @@ from .text import tokenize
 log = logging.getLogger("assistant")
 
 # The state's format; an index of another (or built by another tokenizer: 3 keeps the combining
-# marks inside words, `text.marks`) is rebuilt from the store on first use.
+# marks inside words, `text.unicode_words`) is rebuilt from the store on first use.
 FORMAT = 3
 K1 = 1.2  # BM25 constants (tantivy's, and ours when rescoring)
 B = 0.75
