@@ -65,7 +65,11 @@ DECLINE_MESSAGES = {
     "he": "המאמרים שנוספו לאינדקס אינם עונים על שאלה זו.",
     "sw": "Makala zilizoorodheshwa hazijibu swali hili.",
 }
-# How the reply says that the quoted passage is in another language than the question.
+# How the reply says that the quoted passage is in another language than the question: for each
+# language of DECLINE_MESSAGES, a note and the names of the languages a quote is most often in
+# (the stores' languages: English, Arabic, and a few more), written as the note needs them
+# (Russian "на английском", Polish "w języku angielskim"). A quote in a language the reply's
+# language has no name for gets the English note.
 QUOTE_LANGUAGE_NOTES = {
     "en": "(quoted in {language})",
     "ar": "(الاقتباس باللغة {language})",
@@ -74,10 +78,25 @@ QUOTE_LANGUAGE_NOTES = {
     "de": "(Zitat auf {language})",
     "pt": "(citação em {language})",
     "it": "(citazione in {language})",
-    "ru": "(цитата на языке: {language})",
+    "nl": "(citaat in het {language})",
+    "ru": "(цитата на {language})",
+    "uk": "(цитата {language} мовою)",
+    "tr": "({language} alıntı)",
+    "el": "(απόσπασμα στα {language})",
+    "ro": "(citat în limba {language})",
+    "pl": "(cytat w języku {language})",
     "zh": "（引文为{language}）",
+    "ja": "（{language}の引用）",
+    "ko": "({language} 인용)",
+    "hi": "(उद्धरण {language} में)",
+    "vi": "(trích dẫn bằng tiếng {language})",
+    "th": "(อ้างอิงเป็นภาษา{language})",
+    "id": "(kutipan dalam bahasa {language})",
+    "fa": "(نقل‌قول به زبان {language})",
+    "ur": "(اقتباس {language} میں)",
+    "he": "(ציטוט ב{language})",
+    "sw": "(nukuu kwa {language})",
 }
-# Language names as the reply's language writes them (fallback: the English name).
 LANGUAGE_NAMES = {
     "en": {"en": "English", "ar": "Arabic", "es": "Spanish", "fr": "French", "de": "German",
            "pt": "Portuguese", "it": "Italian", "ru": "Russian", "zh": "Chinese", "tr": "Turkish",
@@ -86,13 +105,52 @@ LANGUAGE_NAMES = {
            "fa": "Persian", "he": "Hebrew", "id": "Indonesian", "ur": "Urdu", "sw": "Swahili"},
     "ar": {"en": "الإنجليزية", "ar": "العربية", "es": "الإسبانية", "fr": "الفرنسية",
            "de": "الألمانية", "zh": "الصينية", "ru": "الروسية"},
-    "es": {"en": "inglés", "ar": "árabe", "es": "español", "fr": "francés", "de": "alemán"},
-    "fr": {"en": "anglais", "ar": "arabe", "es": "espagnol", "fr": "français", "de": "allemand"},
-    "de": {"en": "Englisch", "ar": "Arabisch", "es": "Spanisch", "fr": "Französisch", "de": "Deutsch"},
-    "pt": {"en": "inglês", "ar": "árabe", "es": "espanhol", "fr": "francês"},
-    "it": {"en": "inglese", "ar": "arabo", "es": "spagnolo", "fr": "francese"},
-    "ru": {"en": "английском", "ar": "арабском", "es": "испанском", "fr": "французском"},
-    "zh": {"en": "英文", "ar": "阿拉伯文", "es": "西班牙文", "fr": "法文"},
+    "es": {"en": "inglés", "ar": "árabe", "es": "español", "fr": "francés", "de": "alemán",
+           "zh": "chino", "ru": "ruso"},
+    "fr": {"en": "anglais", "ar": "arabe", "es": "espagnol", "fr": "français", "de": "allemand",
+           "zh": "chinois", "ru": "russe"},
+    "de": {"en": "Englisch", "ar": "Arabisch", "es": "Spanisch", "fr": "Französisch", "de": "Deutsch",
+           "zh": "Chinesisch", "ru": "Russisch"},
+    "pt": {"en": "inglês", "ar": "árabe", "es": "espanhol", "fr": "francês", "de": "alemão",
+           "zh": "chinês", "ru": "russo"},
+    "it": {"en": "inglese", "ar": "arabo", "es": "spagnolo", "fr": "francese", "de": "tedesco",
+           "zh": "cinese", "ru": "russo"},
+    "nl": {"en": "Engels", "ar": "Arabisch", "es": "Spaans", "fr": "Frans", "de": "Duits",
+           "zh": "Chinees", "ru": "Russisch"},
+    "ru": {"en": "английском", "ar": "арабском", "es": "испанском", "fr": "французском",
+           "de": "немецком", "zh": "китайском", "ru": "русском"},
+    "uk": {"en": "англійською", "ar": "арабською", "es": "іспанською", "fr": "французькою",
+           "de": "німецькою", "zh": "китайською", "ru": "російською"},
+    "tr": {"en": "İngilizce", "ar": "Arapça", "es": "İspanyolca", "fr": "Fransızca", "de": "Almanca",
+           "zh": "Çince", "ru": "Rusça"},
+    "el": {"en": "αγγλικά", "ar": "αραβικά", "es": "ισπανικά", "fr": "γαλλικά", "de": "γερμανικά",
+           "zh": "κινεζικά", "ru": "ρωσικά"},
+    "ro": {"en": "engleză", "ar": "arabă", "es": "spaniolă", "fr": "franceză", "de": "germană",
+           "zh": "chineză", "ru": "rusă"},
+    "pl": {"en": "angielskim", "ar": "arabskim", "es": "hiszpańskim", "fr": "francuskim",
+           "de": "niemieckim", "zh": "chińskim", "ru": "rosyjskim"},
+    "zh": {"en": "英文", "ar": "阿拉伯文", "es": "西班牙文", "fr": "法文", "de": "德文",
+           "ru": "俄文"},
+    "ja": {"en": "英語", "ar": "アラビア語", "es": "スペイン語", "fr": "フランス語", "de": "ドイツ語",
+           "zh": "中国語", "ru": "ロシア語"},
+    "ko": {"en": "영어", "ar": "아랍어", "es": "스페인어", "fr": "프랑스어", "de": "독일어",
+           "zh": "중국어", "ru": "러시아어"},
+    "hi": {"en": "अंग्रेज़ी", "ar": "अरबी", "es": "स्पेनिश", "fr": "फ़्रेंच", "de": "जर्मन",
+           "zh": "चीनी", "ru": "रूसी"},
+    "vi": {"en": "Anh", "ar": "Ả Rập", "es": "Tây Ban Nha", "fr": "Pháp", "de": "Đức",
+           "zh": "Trung", "ru": "Nga"},
+    "th": {"en": "อังกฤษ", "ar": "อาหรับ", "es": "สเปน", "fr": "ฝรั่งเศส", "de": "เยอรมัน",
+           "zh": "จีน", "ru": "รัสเซีย"},
+    "id": {"en": "Inggris", "ar": "Arab", "es": "Spanyol", "fr": "Prancis", "de": "Jerman",
+           "zh": "Tionghoa", "ru": "Rusia"},
+    "fa": {"en": "انگلیسی", "ar": "عربی", "es": "اسپانیایی", "fr": "فرانسوی", "de": "آلمانی",
+           "zh": "چینی", "ru": "روسی"},
+    "ur": {"en": "انگریزی", "ar": "عربی", "es": "ہسپانوی", "fr": "فرانسیسی", "de": "جرمن",
+           "zh": "چینی", "ru": "روسی"},
+    "he": {"en": "אנגלית", "ar": "ערבית", "es": "ספרדית", "fr": "צרפתית", "de": "גרמנית",
+           "zh": "סינית", "ru": "רוסית"},
+    "sw": {"en": "Kiingereza", "ar": "Kiarabu", "es": "Kihispania", "fr": "Kifaransa",
+           "de": "Kijerumani", "zh": "Kichina", "ru": "Kirusi"},
 }
 
 # Interrogatives that ask for a quantity or a date, in the languages users are likely to ask
@@ -230,10 +288,12 @@ def language_name(code: str, in_language: str) -> str:
 
 
 def quote_language_note(quote_language: str, reply_language: str) -> str:
-    """'(quoted in Arabic)' in the reply's language."""
-    template = QUOTE_LANGUAGE_NOTES.get(reply_language, QUOTE_LANGUAGE_NOTES["en"])
-    lang = reply_language if reply_language in QUOTE_LANGUAGE_NOTES else "en"
-    return template.format(language=language_name(quote_language, lang))
+    """'(quoted in Arabic)' in the reply's language; in English when the reply's language has no
+    note, or no name for the quote's language (no English name inside a Hindi note)."""
+    lang = reply_language
+    if lang not in QUOTE_LANGUAGE_NOTES or quote_language not in LANGUAGE_NAMES.get(lang, {}):
+        lang = "en"
+    return QUOTE_LANGUAGE_NOTES[lang].format(language=language_name(quote_language, lang))
 
 
 # --- question analysis ------------------------------------------------------------------------------

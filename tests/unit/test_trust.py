@@ -73,6 +73,15 @@ def test_quote_note_is_written_in_the_reply_language() -> None:
     assert quote_language_note("en", "ar") == "(الاقتباس باللغة الإنجليزية)"
     assert quote_language_note("ar", "es") == "(cita en árabe)"
     assert quote_language_note("ar", "xx") == "(quoted in Arabic)"  # unknown: English
+    # Before: a Hindi, Turkish or Vietnamese reply said "(quoted in English)", in English; every
+    # language with a decline message now has a note of its own.
+    assert quote_language_note("en", "hi") == "(उद्धरण अंग्रेज़ी में)"
+    assert quote_language_note("en", "tr") == "(İngilizce alıntı)"
+    assert quote_language_note("ar", "vi") == "(trích dẫn bằng tiếng Ả Rập)"
+    assert quote_language_note("en", "ru") == "(цитата на английском)"
+    # A quote in a language the reply's language has no name for: the English note, not an
+    # English name inside a Hindi sentence.
+    assert quote_language_note("th", "hi") == "(quoted in Thai)"
 
 
 # --- no padding -----------------------------------------------------------------------------------
