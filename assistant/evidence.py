@@ -290,10 +290,10 @@ def language_name(code: str, in_language: str) -> str:
 def quote_language_note(quote_language: str, reply_language: str) -> str:
     """'(quoted in Arabic)' in the reply's language; in English when the reply's language has no
     note, or no name for the quote's language (no English name inside a Hindi note)."""
-    lang = reply_language
-    if lang not in QUOTE_LANGUAGE_NOTES or quote_language not in LANGUAGE_NAMES.get(lang, {}):
-        lang = "en"
-    return QUOTE_LANGUAGE_NOTES[lang].format(language=language_name(quote_language, lang))
+    names = LANGUAGE_NAMES.get(reply_language, {})
+    if reply_language not in QUOTE_LANGUAGE_NOTES or quote_language not in names:
+        reply_language, names = "en", LANGUAGE_NAMES["en"]
+    return QUOTE_LANGUAGE_NOTES[reply_language].format(language=names.get(quote_language, quote_language))
 
 
 # --- question analysis ------------------------------------------------------------------------------

@@ -28,9 +28,13 @@ MIN_SKELETON = 3
 _DIGRAPHS = (("sch", "s"), ("ch", "k"), ("kh", "k"), ("sh", "s"), ("th", "t"), ("ph", "f"),
              ("gh", "g"), ("dh", "d"), ("ck", "k"), ("x", "ks"))
 _FOLD = str.maketrans("cqvpzj", "kkfbsg")
-_VOWELS = re.compile(r"[aeiouwyh]")
+# Vowels, and the letters scripts write for long vowels, in a transliteration.
+_VOWEL_SOUNDS = "aeiouwyh"
+_VOWELS = re.compile(f"[{_VOWEL_SOUNDS}]")
 _NOT_LETTER = re.compile(r"[^a-z]")
-_VOWEL_LETTERS = {"ALEF", "AIN", "AYIN"}  # words of the letters' Unicode names (not GHAIN)
+# Letters an uncased script writes for a vowel, which transliterate to nothing or to an
+# apostrophe: words of their Unicode names (not GHAIN's "AIN").
+_VOWEL_LETTERS = {"ALEF", "AIN", "AYIN", "MARBUTA"}
 _DOUBLE = re.compile(r"(.)\1+")
 # The Arabic script's article, written onto its noun.
 _ARTICLE = re.compile(r"^ال(?=...)")
@@ -67,15 +71,24 @@ _BEFORE = str.maketrans(
 
 
 @lru_cache(maxsize=65536)
-def skeleton(word: str) -> str:
-    """The word's consonant skeleton in Latin letters (see the module's docstring)."""
+def _latin(word: str) -> str:
+    """The word in lower-case Latin letters (`anyascii`, after `_BEFORE`), letters only."""
     from anyascii import anyascii
 
-    text = _NOT_LETTER.sub("", anyascii(word.translate(_BEFORE)).lower())
-    # Whether the name opens on a vowel ("America", "أمريكا"; not "Mark"): a letter an uncased
-    # script writes for it (alef, ayin) transliterates to nothing or to an apostrophe.
-    first = set(unicodedata.name(word[:1], "").split()) if word else set()
-    opens = text[:1] in ("a", "e", "i", "o", "u") or bool(first & _VOWEL_LETTERS)
+    return _NOT_LETTER.sub("", anyascii(word.translate(_BEFORE)).lower())
+
+
+def _writes_vowel(letter: str) -> bool:
+    """Whether an uncased script's letter stands for a vowel ("أ" of "أمريكا", "ا" of "روما")."""
+    return bool(set(unicodedata.name(letter, "").split()) & _VOWEL_LETTERS)
+
+
+@lru_cache(maxsize=65536)
+def skeleton(word: str) -> str:
+    """The word's consonant skeleton in Latin letters (see the module's docstring)."""
+    text = _latin(word)
+    # Whether the name opens on a vowel ("America", "أمريكا"; not "Mark").
+    opens = text[:1] in ("a", "e", "i", "o", "u") or (bool(word) and _writes_vowel(word[0]))
     for pair, single in _DIGRAPHS:
         text = text.replace(pair, single)
     text = _VOWELS.sub("", text.translate(_FOLD))
@@ -85,19 +98,16 @@ def skeleton(word: str) -> str:
 @lru_cache(maxsize=65536)
 def ends_on_vowel(word: str) -> bool:
     """Whether the word's last sound is a vowel, read off its transliteration (a, e, i, o, u and
-    the letters scripts write for long vowels: w, y, h); a cased word's silent final "e" after a
-    consonant is not one ("Stone", "Claude")."""
-    from anyascii import anyascii
-
+    the letters scripts write for long vowels: w, y, h, or alef, teh marbuta…, which transliterate
+    to nothing: "روما", Rome, reads "rwm"); a cased word's silent final "e" after a consonant is
+    not one ("Stone", "Claude")."""
     letters = [ch for ch in word if ch.isalpha()]
-    # A letter an uncased script writes for a vowel (alef, ayin, teh marbuta) transliterates to
-    # nothing ("روما", Rome, reads "rwm").
-    if letters and set(unicodedata.name(letters[-1], "").split()) & (_VOWEL_LETTERS | {"MARBUTA"}):
+    if letters and _writes_vowel(letters[-1]):
         return True
-    text = _NOT_LETTER.sub("", anyascii(word.translate(_BEFORE)).lower())
-    if is_cased(word) and len(text) >= 4 and text.endswith("e") and text[-2] not in "aeiouwyh":
+    text = _latin(word)
+    if is_cased(word) and len(text) >= 4 and text[-1] == "e" and text[-2] not in _VOWEL_SOUNDS:
         text = text[:-1]
-    return text[-1:] in ("a", "e", "i", "o", "u", "w", "y", "h")
+    return bool(text) and text[-1] in _VOWEL_SOUNDS
 
 
 def name_words(text: str, common: Iterable[str] = ()) -> list[str]:
