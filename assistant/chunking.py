@@ -143,6 +143,19 @@ _ABBREVIATIONS = frozenset(
 _ABBREVIATIONS_ANY_CASE = frozenset("vs v cf al approx ca pp incl".split())
 
 
+# A day written as an ordinal before its month, as German, the Nordic and the West Slavic
+# languages write dates: the dot after the day ends no sentence.
+_DAY = re.compile(r"(?:^|(?<=\s))(?:[1-9]|[12]\d|3[01])$")
+_MONTH = re.compile(
+    r"(?:januar|jänner|februar|märz|marts|mars|april|mai|maj|juni|juli|august|september|oktober"
+    r"|november|dezember|december|desember|ledna|února|března|dubna|května|června|července|srpna"
+    r"|září|října|listopadu|prosince|stycznia|lutego|marca|kwietnia|maja|czerwca|lipca|sierpnia"
+    r"|września|października|listopada|grudnia|tammikuuta|helmikuuta|maaliskuuta|huhtikuuta"
+    r"|toukokuuta|kesäkuuta|heinäkuuta|elokuuta|syyskuuta|lokakuuta|marraskuuta|joulukuuta)\b",
+    re.IGNORECASE,
+)
+
+
 def _is_abbreviation(text: str, line_start: int, dot: int, sentence_start: int) -> bool:
     """Whether the "." at ``dot`` ends an abbreviation, initial or list marker, not a sentence."""
     # Walk back over the word before the dot; bounded so long lines stay linear.
@@ -198,6 +211,8 @@ def split_sentences(text: str) -> list[Span]:
             if nxt >= line_end or not _starts_sentence(text[nxt]):
                 continue  # "Inc. — dominate", "Prices ... fell"
             terminator = m.group()
+            if terminator == "." and _DAY.search(text, max(line_start, term_start - 3), term_start) and _MONTH.match(text, nxt):
+                continue  # "am 3. November 2025", "den 12. marts": a day, not a sentence's end
             if terminator == "." and _is_abbreviation(
                 text, line_start, term_start, _strip(text, seg_start, term_start)[0]
             ):

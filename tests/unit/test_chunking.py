@@ -123,6 +123,12 @@ def test_tiktoken_is_imported_lazily() -> None:
         # An initial in an uncased script (XQuAD's "راجيندرا ك. باتشوري", Rajendra K. Pachauri).
         # Before: a boundary after "ك.", and the name was quoted in two halves.
         ("قال راجيندرا ك. باتشوري إن المناخ يتغير. وأضاف أن الجليد يذوب.", 2),
+        # A day before its month, as German and the Nordic languages write dates. Before: the
+        # dot after "3" ended a sentence, and "November 2025, im Industriepark …" was quoted alone.
+        ("Die Anlage ging am Montag, 3. November 2025, in Betrieb. Sie kostete 310 Millionen Euro.", 2),
+        ("Tilladelsen kom den 12. marts 2024. Byggeriet begyndte.", 2),
+        ("Es stieg auf 12. November war kalt.", 1),  # a month after a day: read as a date
+        ("Output reached 12. Then it fell.", 2),
         ("Line one without a period\nLine two\n\nLine three.", 3),
         ("Windows line\r\nNext line\rLast", 3),
     ],
