@@ -443,6 +443,10 @@ def clean_text(raw: str) -> tuple[str, list[Removal]]:
     _apply_line_rules(lines, owner, claim)
     _remove_comment_section(lines, owner, claim)
     _remove_teaser_blocks(lines, owner, claim)
+    # Furniture told by its shape, in whatever language the page is written.
+    _remove_furniture_lines(lines, owner, claim)
+    _remove_posts(lines, owner, claim)
+    _remove_link_lists(lines, owner, claim)
 
     removals = _collect_removals(lines, owner, found)
     kept = [line for line, who in zip(lines, owner, strict=True) if who is None]
@@ -504,6 +508,174 @@ def _remove_teaser_blocks(
             reason = "Teasers for other stories under a 'Related'-type heading, not this article."
         claim(block, "related-news", reason)
         i = end
+
+
+# A menu, breadcrumb, ticker or footer: short items between separators (the Markdown and Word
+# readers join a table's cells with " | " too, but a table has more than one such row).
+_SEPARATOR = re.compile(r"\s+[|›»·•]\s+")
+# Share buttons: the networks' names are the same in every language.
+_NETWORKS = frozenset(
+    "facebook linkedin whatsapp telegram reddit pinterest tumblr xing vk weibo wechat messenger "
+    "twitter threads bluesky mastodon email e-mail".split()
+)
+# A post's header in a comment list: "Heike_R schrieb am 04.11.2025 um 09:14:", "Gabriela M.
+# dijo:", "1. Marie-Claude D. dit :" (a name, a verb of saying, maybe a date, then a colon).
+_POST_HEADER = re.compile(r"^(?:\d{1,3}[.)]\s+)?\S.{0,70}?\s:?$|^(?:\d{1,3}[.)]\s+)?\S.{0,70}\S\s?:$")
+_DATE_OR_TIME = re.compile(r"\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}[:h]\d{2}\b")
+# A heading with a count: "Kommentare (3)", "Comentarios (2)", "Comments (3)".
+_COUNTED_HEADING = re.compile(r"^\w[\w\s'’-]{0,40}\(\d{1,4}\)$")
+# A list item: an arrow, a bullet or a number before a line.
+_ARROW = re.compile(r"^[→»›►▶▸➔➜⟶⇒]\s*\S")
+_BULLET = re.compile(r"^(?:[•*–-]|\d{1,2}[.)])\s+\S")
+
+
+def _is_separator_line(line: str) -> bool:
+    parts = _SEPARATOR.split(line.strip())
+    # Menu items are words; a row of figures is a table's, whatever its neighbours.
+    return len(parts) >= 3 and all(
+        len(p) <= 60 and not _SENTENCE_END.search(p) and re.search(r"[^\W\d_]", p) for p in parts
+    )
+
+
+def _remove_furniture_lines(
+    lines: list[str], owner: list[int | None], claim: Callable[[Sequence[int], str, str], None]
+) -> None:
+    """Menus, breadcrumbs, tickers and footer links (items between separators), and share bars."""
+    separated = [bool(line.strip()) and _is_separator_line(line) for line in lines]
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if owner[i] is not None or not stripped:
+            continue
+        if separated[i]:
+            # Rows of a table come in runs; a menu or a ticker is one line among prose.
+            neighbours = [j for j in (i - 1, i + 1) if 0 <= j < len(lines) and lines[j].strip()]
+            if not any(len(_SEPARATOR.split(lines[j].strip())) >= 3 for j in neighbours):
+                claim([i], "nav", "Menu, breadcrumb, ticker or footer links (short items between separators).")
+            continue
+        words = {w.lower() for w in re.findall(r"[\w-]+", stripped)}
+        if len(stripped) <= 120 and len(words & _NETWORKS) >= 2:
+            claim([i], "promo", "Share buttons (the names of social networks), not article text.")
+
+
+def _remove_posts(
+    lines: list[str], owner: list[int | None], claim: Callable[[Sequence[int], str, str], None]
+) -> None:
+    """A list of reader comments, told by its posts' headers ("<name> <says> [<date>]:")."""
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    if len(filled) < 10:
+        return
+    tail = filled[len(filled) // 2]
+    headers = [
+        i for i in filled
+        if i >= tail and owner[i] is None and _is_post_header(lines, i)
+    ]
+    if len(headers) < 2 or headers[-1] - headers[0] > 40:
+        _remove_counted_posts(lines, owner, claim, tail)
+        return
+    start = headers[0]
+    above = [j for j in filled if j < start]
+    if above and owner[above[-1]] is None and _COUNTED_HEADING.match(lines[above[-1]].strip()):
+        start = above[-1]
+    end = headers[-1] + 1
+    while end < len(lines) and lines[end].strip():
+        end += 1
+    claim([j for j in range(start, end) if owner[j] is None], "comments",
+          "Reader comments (posts headed by a name, a verb of saying and a colon).")
+
+
+def _remove_counted_posts(
+    lines: list[str], owner: list[int | None], claim: Callable[[Sequence[int], str, str], None], tail: int
+) -> None:
+    """Posts under a heading with their count ("Comments (3)"): paragraphs of a short line (the
+    poster's name) over the post."""
+    for i in range(tail, len(lines)):
+        if owner[i] is not None or not _COUNTED_HEADING.match(lines[i].strip()):
+            continue
+        posts = []
+        for para in _paragraphs(lines, owner, i + 1, len(lines)):
+            first = lines[para[0]].strip()
+            if len(para) >= 2 and len(first) <= 40 and len(first.split()) <= 4 and not _SENTENCE_END.search(first):
+                posts.append(para)
+            else:
+                break
+        if len(posts) >= 2:
+            claim([i, *range(posts[0][0], posts[-1][-1] + 1)], "comments",
+                  "Reader comments (posts under a heading that counts them).")
+        return
+
+
+def _is_post_header(lines: list[str], i: int) -> bool:
+    stripped = lines[i].strip()
+    if not stripped.endswith(":") or len(stripped) > 80 or len(stripped.split()) > 9:
+        return False
+    body = next((lines[j] for j in range(i + 1, min(i + 3, len(lines))) if lines[j].strip()), "")
+    # The post follows, as prose: a sentence, not a list of items.
+    return bool(body) and (len(body.strip()) >= 20 or bool(_SENTENCE_END.search(body.strip())))
+
+
+def _remove_link_lists(
+    lines: list[str], owner: list[int | None], claim: Callable[[Sequence[int], str, str], None]
+) -> None:
+    """Lists of links to other stories: arrowed lines, or bulleted headlines about what the
+    article never mentions, with the heading right above them; and runs of blurbs cut off with an
+    ellipsis ("…plans ..."), each under its headline."""
+    body_words = set(_WORD.findall(" ".join(line for line, who in zip(lines, owner, strict=True) if who is None)))
+    i = 0
+    while i < len(lines):
+        run = []
+        j = i
+        while j < len(lines) and owner[j] is None and lines[j].strip() and (
+            _ARROW.match(lines[j].strip()) or _BULLET.match(lines[j].strip())
+        ) and _is_headline(lines[j].strip()):
+            run.append(j)
+            j += 1
+        if len(run) < 2:
+            i = max(j, i + 1)
+            continue
+        items = [lines[k].strip() for k in run]
+        arrowed = all(_ARROW.match(item) for item in items)
+        # A bulleted list of the article's own facts names what the article names; teasers
+        # name other places, people and companies.
+        elsewhere = sum(bool(_names(" " + item) - _names_outside(lines, owner, run, body_words)) for item in items)
+        if arrowed or elsewhere * 2 >= len(items):
+            heading = run[0] - 1
+            block = run
+            if heading >= 0 and owner[heading] is None and _is_short_heading(lines[heading].strip()):
+                block = [heading, *run]
+            claim(block, "related-news", "A list of links to other stories, not this article.")
+        i = j
+    _remove_blurb_runs(lines, owner, claim)
+
+
+def _names_outside(lines: list[str], owner: list[int | None], run: list[int], body_words: set[str]) -> set[str]:
+    """The words of the article outside a list (what its names are checked against)."""
+    inside = set(_WORD.findall(" ".join(lines[k] for k in run)))
+    return {w for w in body_words if w not in inside} | {
+        w for k, line in enumerate(lines) if owner[k] is None and k not in run for w in _WORD.findall(line)
+    }
+
+
+def _is_short_heading(text: str) -> bool:
+    return bool(text) and len(text) <= 60 and len(text.split()) <= 7 and not _CLAUSE_END.search(text)
+
+
+def _remove_blurb_runs(
+    lines: list[str], owner: list[int | None], claim: Callable[[Sequence[int], str, str], None]
+) -> None:
+    paras = _paragraphs(lines, owner, 0, len(lines))
+    k = 0
+    while k < len(paras):
+        m = k
+        while m < len(paras) and _is_blurb(" ".join(lines[j].strip() for j in paras[m])) and len(paras[m]) <= 3:
+            m += 1
+        if m - k >= 2:
+            block = [j for para in paras[k:m] for j in para]
+            if k > 0 and len(paras[k - 1]) == 1 and _is_short_heading(lines[paras[k - 1][0]].strip()):
+                block = paras[k - 1] + block
+            claim(block, "related-news", "Teasers for other stories (headlines over blurbs cut off with '...').")
+            k = m
+        else:
+            k += 1
 
 
 def _paragraphs(

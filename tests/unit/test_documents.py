@@ -166,6 +166,74 @@ def test_prose_with_junk_words_is_kept(line: str) -> None:
     assert removed == []
 
 
+# A page whose furniture is in German: no label of it is in any rule's word list. Before, all of
+# it was kept: the breadcrumb, the share bar, the link list, the teasers and the spam comment were
+# chunked with the article, and a question about the plant's output quoted the comment.
+GERMAN_PAGE = """Startseite › Wirtschaft › Industrie & Energie
+
+Batterierecycling in Zerbst: Anlage für 45.000 Tonnen
+
+Teilen:  Facebook   X   LinkedIn   WhatsApp   E-Mail
+
+Die ReVolta Metals GmbH hat am Montag ihre erste Großanlage für das Recycling von Batterien in Betrieb genommen. Die Anlage verarbeitet 45.000 Tonnen pro Jahr.
+
+Das könnte Sie auch interessieren
+→ Zellfabrik in der Lausitz: Investor zieht sich zurück
+→ Wasserstoff-Kernnetz: Erste Leitungen umgestellt
+
+Insgesamt hat ReVolta 310 Millionen Euro in den Standort investiert. Den Rest bringen die Gesellschafter ein.
+
+Mehr aus Wirtschaft
+
+Chemiepark Bitterfeld: Neuer Betreiber für Kraftwerk gefunden
+Der Energieversorger übernimmt die Anlage zum Jahreswechsel und plant ...
+
+Autozulieferer in Thüringen meldet Kurzarbeit an
+Grund seien Auftragsrückgänge bei mehreren großen Kunden, hieß es ...
+
+Kommentare (2)
+
+  Heike_R schrieb am 04.11.2025 um 09:14:
+  Ich verdiene jetzt 9.870 € im Monat von zu Hause aus, einfach nebenbei am Laptop.
+
+  Bernd1962 schrieb am 04.11.2025 um 10:02:
+  Und wer zahlt am Ende? Der Steuerzahler natürlich.
+
+Impressum | Datenschutz | AGB | Kontakt"""
+
+
+def test_page_furniture_is_told_by_its_shape_in_any_language() -> None:
+    text, removed = clean_text(GERMAN_PAGE)
+    assert text == (
+        "Batterierecycling in Zerbst: Anlage für 45.000 Tonnen\n\n"
+        "Die ReVolta Metals GmbH hat am Montag ihre erste Großanlage für das Recycling von "
+        "Batterien in Betrieb genommen. Die Anlage verarbeitet 45.000 Tonnen pro Jahr.\n\n"
+        "Insgesamt hat ReVolta 310 Millionen Euro in den Standort investiert. Den Rest bringen "
+        "die Gesellschafter ein."
+    )
+    assert sorted({r.rule for r in removed}) == ["comments", "nav", "promo", "related-news"]
+
+
+@pytest.mark.parametrize(
+    "kept",
+    [
+        # A table's rows (the Markdown and Word readers join cells with " | ") come in runs.
+        "Year | Output | Share\n2023 | 9,850 t | 23 %",
+        # A list of the article's own facts names what the article names.
+        "- Ganfeng supplies the lithium\n- Ganfeng ships it from Mali",
+        # Subheadings over prose are not posts, even with a count in the heading.
+        "Reserves (2)\n\nGanfeng holds reserves in Mali and Argentina, the company said.",
+    ],
+)
+def test_content_shaped_like_furniture_is_kept(kept: str) -> None:
+    raw = (
+        "Ganfeng said on Monday it would expand its lithium mine in Mali. The company plans to "
+        "double output by 2026.\n\n" + kept + "\n\nThe mine lies south of Bamako."
+    )
+    text, _ = clean_text(raw)
+    assert kept in text
+
+
 def test_teaser_block_stops_at_article_prose() -> None:
     raw = (
         "Lithium output rose.\n\nRelated News\n\nCobalt prices slide again\n\n"
