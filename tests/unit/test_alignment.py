@@ -77,6 +77,7 @@ def test_sentence_in_another_language_is_chosen_by_its_words_translations() -> N
     sents = split_hits([h])
     sims = np.array([0.82, 0.81], np.float32)
     a = ExtractiveAnswerer(Settings(extractive_sentences=1), "test-model")
+    a.TYPE_WEIGHT = 0.0  # the question asks "how many": alignment alone must choose here
     before = a.pick(a.candidates(QUESTION, [h], sents, sims))
     after = a.pick(a.candidates(QUESTION, [h], sents, sims, "ar", Aligner(QUESTION, fake_vectors)))
     assert "river" in before[0].sentence.text
@@ -153,6 +154,7 @@ def test_latent_terms_choose_the_sentence_in_another_language() -> None:
     sents = split_hits([h])
     sims = np.array([0.82, 0.81], np.float32)
     a = ExtractiveAnswerer(Settings(extractive_sentences=1), "test-model")
+    a.TYPE_WEIGHT = 0.0  # the question asks "how many": latent terms alone must choose here
     flat = lambda ws: np.eye(len(ws), 64, dtype=np.float32)  # noqa: E731 - no word aligns
     before = a.pick(a.candidates(QUESTION, [h], sents, sims, "ar", Aligner(QUESTION, flat)))
     after = a.pick(a.candidates(QUESTION, [h], sents, sims, "ar", Aligner(QUESTION, flat, fake_latent)))
