@@ -8,6 +8,7 @@ import hashlib
 import os
 import re
 import stat
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -619,7 +620,9 @@ def _remove_link_lists(
     """Lists of links to other stories: arrowed lines, or bulleted headlines about what the
     article never mentions, with the heading right above them; and runs of blurbs cut off with an
     ellipsis ("…plans ..."), each under its headline."""
-    body_words = set(_WORD.findall(" ".join(line for line, who in zip(lines, owner, strict=True) if who is None)))
+    # How often each word occurs in the article's lines: a list item's name is the article's when
+    # it also occurs outside the list.
+    counts = Counter(w for line, who in zip(lines, owner, strict=True) if who is None for w in _WORD.findall(line))
     i = 0
     while i < len(lines):
         run = []
@@ -636,7 +639,8 @@ def _remove_link_lists(
         arrowed = all(_ARROW.match(item) for item in items)
         # A bulleted list of the article's own facts names what the article names; teasers
         # name other places, people and companies.
-        elsewhere = sum(bool(_names(" " + item) - _names_outside(lines, owner, run, body_words)) for item in items)
+        inside = Counter(w for item in items for w in _WORD.findall(item))
+        elsewhere = sum(any(counts[n] <= inside[n] for n in _names(" " + item)) for item in items)
         if arrowed or elsewhere * 2 >= len(items):
             heading = run[0] - 1
             block = run
@@ -645,14 +649,6 @@ def _remove_link_lists(
             claim(block, "related-news", "A list of links to other stories, not this article.")
         i = j
     _remove_blurb_runs(lines, owner, claim)
-
-
-def _names_outside(lines: list[str], owner: list[int | None], run: list[int], body_words: set[str]) -> set[str]:
-    """The words of the article outside a list (what its names are checked against)."""
-    inside = set(_WORD.findall(" ".join(lines[k] for k in run)))
-    return {w for w in body_words if w not in inside} | {
-        w for k, line in enumerate(lines) if owner[k] is None and k not in run for w in _WORD.findall(line)
-    }
 
 
 def _is_short_heading(text: str) -> bool:
