@@ -519,10 +519,9 @@ _NETWORKS = frozenset(
     "facebook linkedin whatsapp telegram reddit pinterest tumblr xing vk weibo wechat messenger "
     "twitter threads bluesky mastodon email e-mail".split()
 )
-# A post's header in a comment list: "Heike_R schrieb am 04.11.2025 um 09:14:", "Gabriela M.
-# dijo:", "1. Marie-Claude D. dit :" (a name, a verb of saying, maybe a date, then a colon).
-_POST_HEADER = re.compile(r"^(?:\d{1,3}[.)]\s+)?\S.{0,70}?\s:?$|^(?:\d{1,3}[.)]\s+)?\S.{0,70}\S\s?:$")
-_DATE_OR_TIME = re.compile(r"\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}[:h]\d{2}\b")
+# What marks a post's header as a post's: its date or time ("schrieb am 04.11.2025 um 09:14:") or
+# its number in the list ("1. Marie-Claude D. dit :").
+_POST_MARK = re.compile(r"\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}[:h]\d{2}\b|^\d{1,3}[.)]\s")
 # A heading with a count: "Kommentare (3)", "Comentarios (2)", "Comments (3)".
 _COUNTED_HEADING = re.compile(r"^\w[\w\s'’-]{0,40}\(\d{1,4}\)$")
 # A list item: an arrow, a bullet or a number before a line.
@@ -575,7 +574,12 @@ def _remove_posts(
         return
     start = headers[0]
     above = [j for j in filled if j < start]
-    if above and owner[above[-1]] is None and _COUNTED_HEADING.match(lines[above[-1]].strip()):
+    counted = bool(above) and owner[above[-1]] is None and bool(_COUNTED_HEADING.match(lines[above[-1]].strip()))
+    # Speakers' lines in an interview ("Minister:") look the same: posts carry a date or a
+    # number, or stand under a heading that counts them.
+    if not counted and sum(bool(_POST_MARK.search(lines[i].strip())) for i in headers) < 2:
+        return
+    if counted:
         start = above[-1]
     end = headers[-1] + 1
     while end < len(lines) and lines[end].strip():
@@ -606,6 +610,8 @@ def _remove_counted_posts(
 
 
 def _is_post_header(lines: list[str], i: int) -> bool:
+    """A short line ending in a colon over prose: "Heike_R schrieb am 04.11.2025 um 09:14:",
+    "Gabriela M. dijo:", "1. Marie-Claude D. dit :" (a name, a verb of saying, maybe a date)."""
     stripped = lines[i].strip()
     if not stripped.endswith(":") or len(stripped) > 80 or len(stripped.split()) > 9:
         return False

@@ -223,6 +223,18 @@ def test_page_furniture_is_told_by_its_shape_in_any_language() -> None:
         "- Ganfeng supplies the lithium\n- Ganfeng ships it from Mali",
         # Subheadings over prose are not posts, even with a count in the heading.
         "Reserves (2)\n\nGanfeng holds reserves in Mali and Argentina, the company said.",
+        # An interview's speakers are not posters: no date, no number, no counting heading.
+        "\n\n".join(
+            f"{who}:\n{said}"
+            for who, said in [
+                ("The reporter", "Will Mali cap lithium exports this year, as rumoured?"),
+                ("The minister", "We will not cap exports this year, whatever the price does."),
+                ("The reporter", "And next year, when the new smelter in Koulikoro opens?"),
+                ("The minister", "Next year we will see what the market needs from Mali."),
+                ("The reporter", "Will Ganfeng build a second mine in the south?"),
+                ("The minister", "Ganfeng has asked for a second licence near Bougouni."),
+            ]
+        ),
     ],
 )
 def test_content_shaped_like_furniture_is_kept(kept: str) -> None:
