@@ -865,6 +865,20 @@ def extract_title(text: str, path: Path) -> str:
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     # Only lines above the first prose line are candidates, so a subheading or an inline
     # headline further down (like the Geely line in the Arabic seed) is never taken for the title.
+    header = []
+    for line in lines[:_HEADER_LINES]:
+        if len(line) > 120 or _SENTENCE_END.search(line):
+            break
+        header.append(line)
+    # A page's headline is the last line of a headline's length above the article: the lines
+    # before it are the site's (a login prompt, the weather, a section name, a breaking-news
+    # ticker), those after it a byline or a reading time.
+    headlines = [
+        line for line in header
+        if _is_title_like(line) and len(_TITLE_WORD.findall(line)) >= 6 and len(_SEPARATOR.split(line)) < 3
+    ]
+    if len(header) > 1 and headlines:
+        return headlines[-1]
     for line in lines[:3]:
         if _is_title_like(line):
             return line
@@ -876,6 +890,10 @@ def extract_title(text: str, path: Path) -> str:
         sentence = first[: match.start() + 1] if match else first
         return _shorten(sentence, 80)
     return Path(path).stem or str(path)
+
+
+_HEADER_LINES = 15
+_TITLE_WORD = re.compile(r"[^\W\d_]{2,}")
 
 
 def _is_title_like(line: str) -> bool:

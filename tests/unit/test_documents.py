@@ -537,6 +537,15 @@ def test_detect_language_falls_back_to_en(monkeypatch: pytest.MonkeyPatch) -> No
             "Lithium producers in Chile and Argentina expanded output sharply this year…",
         ),
         ("", "my_article"),
+        # The site's lines above the headline, a byline below it. Before: the login prompt was
+        # the title ("Se connecter    S'abonner"), and every citation showed it.
+        (
+            "Se connecter    S'abonner\n29°C Lubumbashi\nMines & Énergie\n\n"
+            "Cobalt : la société mise 640 millions de dollars sur l'extension de sa mine\n\n"
+            "Par la rédaction | 17 mars 2025 | 09h42\nTemps de lecture : 5 min\n\n"
+            "La société a annoncé vendredi un investissement de 640 millions de dollars.",
+            "Cobalt : la société mise 640 millions de dollars sur l'extension de sa mine",
+        ),
     ],
 )
 def test_extract_title(text: str, title: str) -> None:
