@@ -448,6 +448,7 @@ def clean_text(raw: str) -> tuple[str, list[Removal]]:
     _remove_furniture_lines(lines, owner, claim)
     _remove_posts(lines, owner, claim)
     _remove_link_lists(lines, owner, claim)
+    _remove_site_header(lines, owner, claim)
 
     removals = _collect_removals(lines, owner, found)
     kept = [line for line, who in zip(lines, owner, strict=True) if who is None]
@@ -527,6 +528,17 @@ _COUNTED_HEADING = re.compile(r"^\w[\w\s'’-]{0,40}\(\d{1,4}\)$")
 # A list item: an arrow, a bullet or a number before a line.
 _ARROW = re.compile(r"^[→»›►▶▸➔➜⟶⇒]\s*\S")
 _BULLET = re.compile(r"^(?:[•*–-]|\d{1,2}[.)])\s+\S")
+
+
+def _remove_site_header(
+    lines: list[str], owner: list[int | None], claim: Callable[[Sequence[int], str, str], None]
+) -> None:
+    """The site's lines above the article's headline (`_headline`)."""
+    kept = [i for i, line in enumerate(lines) if owner[i] is None and line.strip()]
+    headline = _headline([lines[i].strip() for i in kept])
+    if headline:
+        claim([i for i in range(kept[headline]) if owner[i] is None], "nav",
+              "The site's header above the headline (login, weather, section, ticker).")
 
 
 def _is_separator_line(line: str) -> bool:
@@ -865,20 +877,9 @@ def extract_title(text: str, path: Path) -> str:
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     # Only lines above the first prose line are candidates, so a subheading or an inline
     # headline further down (like the Geely line in the Arabic seed) is never taken for the title.
-    header = []
-    for line in lines[:_HEADER_LINES]:
-        if len(line) > 120 or _SENTENCE_END.search(line):
-            break
-        header.append(line)
-    # A page's headline is the last line of a headline's length above the article: the lines
-    # before it are the site's (a login prompt, the weather, a section name, a breaking-news
-    # ticker), those after it a byline or a reading time.
-    headlines = [
-        line for line in header
-        if _is_title_like(line) and len(_TITLE_WORD.findall(line)) >= 6 and len(_SEPARATOR.split(line)) < 3
-    ]
-    if len(header) > 1 and headlines:
-        return headlines[-1]
+    headline = _headline(lines)
+    if headline is not None:
+        return lines[headline]
     for line in lines[:3]:
         if _is_title_like(line):
             return line
@@ -894,6 +895,24 @@ def extract_title(text: str, path: Path) -> str:
 
 _HEADER_LINES = 15
 _TITLE_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def _headline(lines: Sequence[str]) -> int | None:
+    """Which of a page's first lines (stripped, non-blank) is its headline, when lines of the
+    site stand above the article: the last line of a headline's length (6+ words, no separators)
+    before the first prose line. The lines before it are the site's (a login prompt, the weather,
+    a section name, a breaking-news ticker), those after it a byline or a reading time. None when
+    the page opens with its headline or its prose."""
+    header = []
+    for line in lines[:_HEADER_LINES]:
+        if len(line) > 120 or _SENTENCE_END.search(line):
+            break
+        header.append(line)
+    found = [
+        i for i, line in enumerate(header)
+        if _is_title_like(line) and len(_TITLE_WORD.findall(line)) >= 6 and len(_SEPARATOR.split(line)) < 3
+    ]
+    return found[-1] if len(header) > 1 and found else None
 
 
 def _is_title_like(line: str) -> bool:

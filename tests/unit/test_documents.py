@@ -214,6 +214,25 @@ def test_page_furniture_is_told_by_its_shape_in_any_language() -> None:
     assert sorted({r.rule for r in removed}) == ["comments", "nav", "promo", "related-news"]
 
 
+def test_the_sites_lines_above_the_headline_are_removed() -> None:
+    # Before: the login prompt, the weather, a breaking-news ticker about another story and the
+    # section name were kept and chunked with the article; the ticker was quoted as an answer.
+    raw = (
+        "Se connecter    S'abonner\n29°C Lubumbashi\n"
+        "Flash info : l'action de la maison mère gagne 6,2 % à la Bourse de Johannesburg\n\n"
+        "Mines & Énergie\n\n"
+        "Cobalt : la société mise 640 millions de dollars sur l'extension de sa mine\n\n"
+        "Temps de lecture : 5 min\n\n"
+        "La société a annoncé vendredi un investissement de 640 millions de dollars."
+    )
+    text, removed = clean_text(raw)
+    assert text.startswith("Cobalt : la société mise 640 millions")
+    assert "Flash info" not in text and "Temps de lecture" in text
+    assert removed[-1].rule == "nav"
+    # A page that opens with its headline, or with its prose, loses nothing.
+    assert clean_text("Cobalt prices slide as Congo output climbs again this year\n\nPrices fell.")[1] == []
+
+
 @pytest.mark.parametrize(
     "kept",
     [
