@@ -451,13 +451,26 @@ _YEAR = re.compile(
 )
 
 
+# A question asking for a date ("On what exact date will they sign?"): "next week" is no date.
+_DATE_QUESTION = re.compile(
+    r"\b(?:(?:on |by )?what (?:exact |precise |specific )?dates?|which (?:exact )?(?:date|day)"
+    r"|(?:en )?qu[eé] fechas?|(?:à |a )?quel(?:le)?s? (?:dates?|jour)|welche[sm]? datum|an welchem tag"
+    r"|em que data|que data|in che data|какого числа|какая дата|в какой день"
+    r"|في أي تاريخ|ما تاريخ|ما هو تاريخ|في أي يوم)\b|什么日期|哪一天|哪天|何日|何月何日",
+    re.IGNORECASE,
+)
+
+
 def answer_type_missing(question: str, answer: str) -> str | None:
-    """What the question asks for (an amount, a share, a year) when the answer sentence states
-    none of it, else None."""
-    if _SHARE_QUESTION.search(unicodedata.normalize("NFKC", question)):
+    """What the question asks for (an amount, a share, a year, a date) when the answer sentence
+    states none of it, else None."""
+    q = unicodedata.normalize("NFKC", question)
+    if _SHARE_QUESTION.search(q):
         return None if _SHARE.search(answer) else "a share"
-    if _YEAR_QUESTION.search(unicodedata.normalize("NFKC", question)):
+    if _YEAR_QUESTION.search(q):
         return None if _YEAR.search(ascii_digits(answer)) else "a year"
+    if _DATE_QUESTION.search(q):
+        return None if has_figure(answer) else "a date"
     if asks_for_quantity(question):
         return None if states_quantity(answer) else "an amount"
     return None

@@ -401,6 +401,11 @@ def test_amounts_shares_and_years_are_told_apart_from_times() -> None:
     assert answer_type_missing("In what year did the mine open?", "The mine opened after the war.") == "a year"
     assert answer_type_missing("In what year did the mine open?", "The mine opened in 1998.") is None
     assert answer_type_missing("Who runs the mine?", "Nobody knows.") is None
+    # A date is a day or a month, not "next week". Before: "On what exact date will they sign?"
+    # was answered with "Japan and Canada will sign an agreement next week."
+    assert answer_type_missing("On what exact date will they sign the deal?",
+                               "Japan and Canada will sign an agreement next week.") == "a date"
+    assert answer_type_missing("À quelle date l'usine ouvre-t-elle ?", "Elle ouvre le 3 mai.") is None
     # A duration is no year: "何年間" is "for how many years".
     assert answer_type_missing("何年間かかりましたか？", "It took many years.") is None
 
