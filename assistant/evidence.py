@@ -422,8 +422,8 @@ _CJK_NUMERALS = re.compile(r"[〇一二三四五六七八九十百千万萬亿�
 
 
 # Questions asking for a share or a year, and what states one. A share is a percentage or a
-# fraction ("half", "most"): a bare count is no answer to "what percentage"; a year is a figure of
-# three or four digits, a decade or a century.
+# fraction ("half", "a third", "the majority"): a bare count is no answer to "what percentage"; a
+# year is a figure of three or four digits, a decade ("the 1990s", "التسعينيات") or a century.
 _SHARE_QUESTION = re.compile(
     r"\b(?:what (?:percentage|percent|proportion|share)|which percentage|how many percent"
     r"|qu[eé] (?:porcentaje|proporci[oó]n)|quel(?:le)? (?:pourcentage|proportion|part)"
@@ -446,7 +446,7 @@ _YEAR_QUESTION = re.compile(
 )
 _YEAR = re.compile(
     r"(?<!\d)\d{3,4}(?!\d)|\b\d0s\b|centur|siglo|siècle|jahrhundert|век|قرن|decade|década|décennie"
-    r"|jahrzehnt|ات\b|年",
+    r"|jahrzehnt|يني?ات\b|年",
     re.IGNORECASE,
 )
 
@@ -474,18 +474,6 @@ def answer_type_missing(question: str, answer: str) -> str | None:
     if asks_for_quantity(question):
         return None if states_quantity(answer) else "an amount"
     return None
-
-
-def _missing_type(question: str, answer: str, passage: str) -> str:
-    """What the question asks for when the answer sentence does not state it ("" when it does);
-    with PASSAGE_TYPE_CHECK, only when its whole passage does not either."""
-    missing = answer_type_missing(question, answer)
-    if missing is None or (PASSAGE_TYPE_CHECK and answer_type_missing(question, passage) is None):
-        return ""
-    return missing
-
-
-PASSAGE_TYPE_CHECK = False
 
 
 def states_quantity(text: str) -> bool:
@@ -518,8 +506,8 @@ class Evidence:
     names_found: tuple[str, ...] = ()
     wants_figure: bool = False
     figure_in_answer: bool = True
-    # What the question asks for (an amount, a share, a year) when the answer sentence states
-    # none of it (`answer_type_missing`); empty when it does, or the question asks for no figure.
+    # What the question asks for (an amount, a share, a year, a date) when the answer sentence
+    # states none of it (`answer_type_missing`); empty when it does, or it asks for no figure.
     missing_answer_type: str = ""
     store_size: int = 0  # chunks searched (0 under a source filter: no store-wide distribution)
     # Chunks in the store in the language the passages are weighed as (`assess`'s `lead`): the
@@ -643,9 +631,7 @@ def assess(
         names_found=names_found,
         wants_figure=wants,
         figure_in_answer=has_figure(answer_text) if wants else True,
-        missing_answer_type=_missing_type(
-            question, answer_text, " ".join(c.sentence.text for c in candidates if c.sentence.hit == best.sentence.hit)
-        ) if best is not None else "",
+        missing_answer_type=(answer_type_missing(question, answer_text) or "") if best is not None else "",
     )
 
 
