@@ -533,12 +533,19 @@ _BULLET = re.compile(r"^(?:[•*–-]|\d{1,2}[.)])\s+\S")
 def _remove_site_header(
     lines: list[str], owner: list[int | None], claim: Callable[[Sequence[int], str, str], None]
 ) -> None:
-    """The site's lines above the article's headline (`_headline`)."""
+    """The site's lines above the article's headline (`_headline`): short ones (a login prompt,
+    the weather, a section name) and labelled ones (a ticker, "Flash info : …"). A longer line
+    is kept: the headline itself, when the line taken for it is a standfirst below it."""
     kept = [i for i, line in enumerate(lines) if owner[i] is None and line.strip()]
     headline = _headline([lines[i].strip() for i in kept])
     if headline:
-        claim([i for i in range(kept[headline]) if owner[i] is None], "nav",
-              "The site's header above the headline (login, weather, section, ticker).")
+        site = [
+            i for i in kept[:headline]
+            if len(_TITLE_WORD.findall(lines[i])) < 6 or _LABELLED.match(lines[i].strip())
+            or _WEATHER.match(lines[i].strip())
+        ]
+        if site:
+            claim(site, "nav", "The site's header above the headline (login, weather, section, ticker).")
 
 
 def _is_separator_line(line: str) -> bool:
@@ -894,6 +901,10 @@ def extract_title(text: str, path: Path) -> str:
 
 
 _HEADER_LINES = 15
+# The weather in the site's header: "14°C San Fernando del Valle de Catamarca".
+_WEATHER = re.compile(r"^-?\d{1,3}(?:[.,]\d)?\s?°\s?[CF]?\b")
+# A line under a label of one or two words: "Flash info : …", "Eilmeldung: …", "Breaking: …".
+_LABELLED = re.compile(r"^[^\W\d_][\w-]*(?: [\w-]+)? ?: ")
 _TITLE_WORD = re.compile(r"[^\W\d_]{2,}")
 
 

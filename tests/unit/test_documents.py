@@ -229,6 +229,13 @@ def test_the_sites_lines_above_the_headline_are_removed() -> None:
     assert text.startswith("Cobalt : la société mise 640 millions")
     assert "Flash info" not in text and "Temps de lecture" in text
     assert removed[-1].rule == "nav"
+    # A headline above a standfirst without a final period (taken for the headline) is kept.
+    text, _ = clean_text(
+        "Home\nLithium prices slide as Chile expands output sharply this year\n"
+        "Analysts expect prices to keep falling through the summer season\nBy Jane Doe\n\n"
+        "Lithium prices fell again on Monday. Chile raised output."
+    )
+    assert text.startswith("Lithium prices slide as Chile expands output")
     # A page that opens with its headline, or with its prose, loses nothing.
     assert clean_text("Cobalt prices slide as Congo output climbs again this year\n\nPrices fell.")[1] == []
 
