@@ -25,10 +25,11 @@ from .citations import (  # noqa: F401 - re-exported for the LLM answerer and ol
 from .evidence import (  # noqa: F401 - re-exported
     DECLINE_MESSAGES,
     DECLINE_TOKEN,
-    answer_type_missing,
+    asked_type,
     decline_message,
     question_language,
     quote_language_note,
+    states_type,
 )
 from .text import light_stem, tokenize
 from .transliteration import NameMatcher, lower_words, passage_names, question_names
@@ -314,12 +315,8 @@ class ExtractiveAnswerer:
         # measured from the best sentence of its own language, plus its chunk's standing.
         # A question asking for an amount, a share or a year is answered by a sentence stating
         # one (`evidence.answer_type_missing`).
-        typed = [0.0] * len(cands)
-        if self.TYPE_WEIGHT and answer_type_missing(question, "") is not None:
-            typed = [
-                0.0 if answer_type_missing(question, text) is not None else self.TYPE_WEIGHT
-                for text in contexts
-            ]
+        kind = asked_type(question) if self.TYPE_WEIGHT else None
+        typed = [self.TYPE_WEIGHT if kind and states_type(kind, text) else 0.0 for text in contexts]
         own: list[float] = []
         for c, bonus in zip(cands, typed):
             own.append(

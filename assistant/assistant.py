@@ -213,7 +213,8 @@ class Assistant:
             index = self.searcher.keyword_index()
         hits, aligner = aligned_search(
             lambda n: self.searcher.search(
-                query, n, source=source, language=language, query_vector=query_vector, index=index
+                query, n, source=source, language=language, query_vector=query_vector, index=index,
+                asked_in=asked_in,
             ),
             query,
             k,

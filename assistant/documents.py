@@ -448,6 +448,7 @@ def clean_text(raw: str) -> tuple[str, list[Removal]]:
     _remove_furniture_lines(lines, owner, claim)
     _remove_posts(lines, owner, claim)
     _remove_link_lists(lines, owner, claim)
+    _remove_blurb_runs(lines, owner, claim)
     _remove_site_header(lines, owner, claim)
 
     removals = _collect_removals(lines, owner, found)
@@ -643,8 +644,7 @@ def _remove_link_lists(
     lines: list[str], owner: list[int | None], claim: Callable[[Sequence[int], str, str], None]
 ) -> None:
     """Lists of links to other stories: arrowed lines, or bulleted headlines about what the
-    article never mentions, with the heading right above them; and runs of blurbs cut off with an
-    ellipsis ("…plans ..."), each under its headline."""
+    article never mentions, with the heading right above them."""
     # How often each word occurs in the article's lines: a list item's name is the article's when
     # it also occurs outside the list.
     counts = Counter(w for line, who in zip(lines, owner, strict=True) if who is None for w in _WORD.findall(line))
@@ -673,7 +673,6 @@ def _remove_link_lists(
                 block = [heading, *run]
             claim(block, "related-news", "A list of links to other stories, not this article.")
         i = j
-    _remove_blurb_runs(lines, owner, claim)
 
 
 def _is_short_heading(text: str) -> bool:
@@ -683,6 +682,7 @@ def _is_short_heading(text: str) -> bool:
 def _remove_blurb_runs(
     lines: list[str], owner: list[int | None], claim: Callable[[Sequence[int], str, str], None]
 ) -> None:
+    """Runs of teasers: blurbs cut off with an ellipsis ("…plans ..."), each under its headline."""
     paras = _paragraphs(lines, owner, 0, len(lines))
     k = 0
     while k < len(paras):

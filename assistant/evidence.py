@@ -461,19 +461,34 @@ _DATE_QUESTION = re.compile(
 )
 
 
+def asked_type(question: str) -> str | None:
+    """What the question asks for: "a share", "a year", "a date", "an amount", or None."""
+    q = unicodedata.normalize("NFKC", question)
+    if _SHARE_QUESTION.search(q):
+        return "a share"
+    if _YEAR_QUESTION.search(q):
+        return "a year"
+    if _DATE_QUESTION.search(q):
+        return "a date"
+    return "an amount" if asks_for_quantity(question) else None
+
+
+def states_type(kind: str, text: str) -> bool:
+    """Whether a text states what `asked_type` said the question asks for."""
+    if kind == "a share":
+        return bool(_SHARE.search(text))
+    if kind == "a year":
+        return bool(_YEAR.search(ascii_digits(text)))
+    if kind == "a date":
+        return has_figure(text)
+    return states_quantity(text)
+
+
 def answer_type_missing(question: str, answer: str) -> str | None:
     """What the question asks for (an amount, a share, a year, a date) when the answer sentence
     states none of it, else None."""
-    q = unicodedata.normalize("NFKC", question)
-    if _SHARE_QUESTION.search(q):
-        return None if _SHARE.search(answer) else "a share"
-    if _YEAR_QUESTION.search(q):
-        return None if _YEAR.search(ascii_digits(answer)) else "a year"
-    if _DATE_QUESTION.search(q):
-        return None if has_figure(answer) else "a date"
-    if asks_for_quantity(question):
-        return None if states_quantity(answer) else "an amount"
-    return None
+    kind = asked_type(question)
+    return None if kind is None or states_type(kind, answer) else kind
 
 
 def states_quantity(text: str) -> bool:

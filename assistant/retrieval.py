@@ -127,10 +127,12 @@ class HybridSearch:
         query_vector: Any = None,
         mode: Mode | None = None,
         index: KeywordIndex | None = None,
+        asked_in: str | None = None,
     ) -> list[Hit]:
-        """Rank chunks for a query; `query_vector` and `index` let callers reuse their own."""
+        """Rank chunks for a query; `query_vector` and `index` let callers reuse their own, and
+        `asked_in` the query's language (`evidence.checked_language`) when they have told it."""
         with reading(self.store):  # the store's head read once for the whole search
-            return self._search(query, k, source, language, query_vector, mode, index)
+            return self._search(query, k, source, language, query_vector, mode, index, asked_in)
 
     def _search(
         self,
@@ -141,6 +143,7 @@ class HybridSearch:
         query_vector: Any,
         mode: Mode | None,
         index: KeywordIndex | None,
+        asked_in: str | None = None,
     ) -> list[Hit]:
         import numpy as np
 
@@ -187,7 +190,7 @@ class HybridSearch:
                 # pages in four languages, questions in a fifth: R@1 0.53 -> 0.91.
                 from .evidence import checked_language
 
-                asked = checked_language(query)
+                asked = asked_in or checked_language(query)
                 if asked is not None:
                     own_lang = [g for g in groups if g[0].metadata.get("language", "") == asked]
                     foreign = [m for g in groups if g[0].metadata.get("language", "") != asked for m in g]
@@ -593,11 +596,12 @@ def _build_retriever_class() -> Any:
 
             engine = self._search_engine()
             index = engine.keyword_index()
+            asked_in = checked_language(query) if self.word_vectors is not None else None
             hits, _ = aligned_search(  # as Assistant.ask reads them
-                lambda n: engine.search(query, n, source=source, language=language, index=index),
+                lambda n: engine.search(query, n, source=source, language=language, index=index, asked_in=asked_in),
                 query,
                 k,
-                checked_language(query) if self.word_vectors is not None else None,
+                asked_in,
                 [language] if language else index.chunk_counts(),
                 self.word_vectors,
                 self.latent_terms,
