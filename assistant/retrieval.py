@@ -159,12 +159,16 @@ class HybridSearch:
             return []
         # Chunks per language among the documents searched (all, or those the filter matched).
         counts: dict[str, int] = {}
+        documents: dict[str, int] = {}
         if paths is None:
             counts = index.chunk_counts()
+            documents = {lang: len(index.paths_in(lang)) for lang in counts}
         else:
             for path in paths:
                 entry = index.docs[path]
-                counts[entry.get("l", "")] = counts.get(entry.get("l", ""), 0) + int(entry.get("n", 0))
+                lang = entry.get("l", "")
+                counts[lang] = counts.get(lang, 0) + int(entry.get("n", 0))
+                documents[lang] = documents.get(lang, 0) + 1
         languages = [language] if language else sorted(counts)
         n = max(self.candidates, k)
 
@@ -182,24 +186,58 @@ class HybridSearch:
             # chunks (often a misdetected paragraph) has no distribution of its own: it is set
             # against all candidates together instead of being inflated by its own tiny spread.
             pooled = np.array([m.similarity for g in groups for m in g], dtype=np.float32)
-            if _POOL_FOREIGN and len(groups) > 2:
+            asked = asked_in
+            if asked is None and len(groups) > 1:
+                from .evidence import checked_language
+
+                asked = checked_language(query)
+            # The question's own language, when the store holds only a document or two in it,
+            # has no background of its own: its candidates are one topic's, their mean is how
+            # close that page is, not how close a passage in the language typically comes. On
+            # its own spread the page's best chunk came to z ~ 1 and an Arabic share bar or a
+            # Russian footer above it (an English page among four in other languages: R@1
+            # 0.55). Such a group is set on the scale of the other languages' candidates, the
+            # model's premium for the question's own language taken out of its similarities.
+            # Another language's lone page keeps its own spread: on the seeds a Russian question
+            # about the English articles then found the Arabic article, on the same topic, first.
+            premium = float(getattr(self.embeddings, "language_premium", 0.0) or 0.0)
+
+            def lang_of(matches: list[Any]) -> str:
+                return matches[0].metadata.get("language", "")
+
+            own = [
+                g
+                for g in groups
+                if asked is not None
+                and lang_of(g) == asked
+                and documents.get(asked, 0) < _BACKGROUND_DOCUMENTS
+            ]
+            if own and len(groups) > 1:
+                others = np.array(
+                    [m.similarity for g in groups if lang_of(g) != asked for m in g], dtype=np.float32
+                )
+                mu, sd = float(others.mean()), max(float(others.std()), 0.02)
+                for m in own[0]:
+                    rows[m.id] = (m.text, m.metadata)
+                    similarity[m.id] = m.similarity
+                    dense_z[m.id] = (m.similarity - premium - mu) / sd
+                if len(own[0]) >= _MIN_GROUP:
+                    real_groups.add(asked)
+                groups = [g for g in groups if lang_of(g) != asked]
+            if _POOL_FOREIGN and len(groups) > 2 and asked is not None:
                 # The bias raw cosine needs taken out is toward the question's own language. The
                 # other languages are set against each other on one scale: standardised apart, a
                 # language that is one document (a French page, a German page) would have its
                 # best chunk raised to the top of its own small spread, whatever it says. On four
                 # pages in four languages, questions in a fifth: R@1 0.53 -> 0.91.
-                from .evidence import checked_language
-
-                asked = asked_in or checked_language(query)
-                if asked is not None:
-                    own_lang = [g for g in groups if g[0].metadata.get("language", "") == asked]
-                    foreign = [m for g in groups if g[0].metadata.get("language", "") != asked for m in g]
-                    groups = own_lang + ([foreign] if foreign else [])
+                own_lang = [g for g in groups if lang_of(g) == asked]
+                foreign = [m for g in groups if lang_of(g) != asked for m in g]
+                groups = own_lang + ([foreign] if foreign else [])
             for matches in groups:
                 sims = np.array([m.similarity for m in matches], dtype=np.float32)
                 ref = sims if len(sims) >= _MIN_GROUP else pooled
                 if len(sims) >= _MIN_GROUP:
-                    real_groups.add(matches[0].metadata.get("language", ""))
+                    real_groups.add(lang_of(matches))
                 mu, sd = float(ref.mean()), max(float(ref.std()), 0.02)
                 for m in matches:
                     rows[m.id] = (m.text, m.metadata)
@@ -487,6 +525,9 @@ _PLACEHOLDER = "\x00placeholder"
 _MIN_GROUP = MIN_GROUP  # a module name of its own, so a test can switch the rule off
 # Standardise the question's language apart from all the others together (see `_search`).
 _POOL_FOREIGN = True
+# The question's language holding fewer documents than this among those searched has no
+# background of its own (see `_search`); 0 switches the rule off.
+_BACKGROUND_DOCUMENTS = 3
 # A language with at most this many chunks is scored by id rather than by a filtered query.
 _SMALL_LANGUAGE = 500
 # Vectors read per Chroma call when a language is loaded into memory.

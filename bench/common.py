@@ -107,6 +107,7 @@ class CachedEmbeddings:
         self.inner = inner
         self.model_id = inner.model_id
         self.dimension = inner.dimension
+        self.language_premium = getattr(inner, "language_premium", 0.0)
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
         self.path = CACHE_DIR / f"{name}.npz"
         self._mem: dict[str, np.ndarray] = {}

@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+import assistant.retrieval as retrieval
+
 from assistant.retrieval import (
     HybridRetriever,
     KeywordIndex,
@@ -405,9 +407,10 @@ def _matches(meta: dict[str, Any], where: dict[str, Any] | None) -> bool:
 
 
 class FakeEmbeddings:
-    def __init__(self, vector: list[float] | None = None) -> None:
+    def __init__(self, vector: list[float] | None = None, language_premium: float = 0.0) -> None:
         self.vector = vector
         self.calls = 0
+        self.language_premium = language_premium
 
     def embed_queries_array(self, texts: list[str]) -> Any:
         self.calls += 1
@@ -748,3 +751,35 @@ def test_store_reading_reads_the_head_once_per_thread(tmp_path: Any, monkeypatch
     assert reads.count("other") == 2  # another thread is not held to this one's head
     assert len(reads) == 5
     assert store.change_key() != first  # after the reading, the head is read again
+
+
+def _at(similarity: float) -> list[float]:
+    """A vector whose cosine with [1, 0, 0] is `similarity`."""
+    return [similarity, (1 - similarity**2) ** 0.5, 0.0]
+
+
+def test_a_language_of_one_document_is_weighed_on_the_scale_of_those_with_a_background(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One English page, every chunk of it on topic (a question about it), and French and German
+    # pages by the dozen, one of whose chunks (a cookie notice) comes close to every question.
+    rows, vectors = [], {}
+    for i, sim in enumerate([0.82, 0.80, 0.78, 0.77, 0.76, 0.75]):
+        rows.append(_row(f"en{i}", f"Redcliff paragraph {i}.", "/docs/en.txt"))
+        vectors[f"en{i}"] = _at(sim)
+    for lang in ("fr", "de"):
+        for i in range(12):
+            rows.append(_row(f"{lang}{i}", f"Texte {lang} {i}.", f"/docs/{lang}{i // 3}.txt", lang))
+            vectors[f"{lang}{i}"] = _at(0.68 + 0.003 * i)
+    rows.append(_row("hub", "Cookies akzeptieren.", "/docs/de9.txt", "de"))
+    vectors["hub"] = _at(0.765)
+    retriever = HybridRetriever(
+        store=FakeStore(rows, vectors),
+        embeddings=FakeEmbeddings([1.0, 0.0, 0.0], language_premium=0.045),
+    )
+    question = "Who is the managing director of Redcliff Resources?"
+    assert retriever.search(question, k=1, mode="dense")[0].chunk_id == "en0"
+    # Before: the page's chunks standardised on their own spread (their mean is how close the
+    # page is, not a background), the English best came to z 1.6 and the cookie notice to z 3.
+    monkeypatch.setattr(retrieval, "_BACKGROUND_DOCUMENTS", 0)
+    assert retriever.search(question, k=1, mode="dense")[0].chunk_id == "hub"
