@@ -293,6 +293,16 @@ def _looks_binary(data: bytes) -> bool:
 
 _LineRule = tuple[str, str, re.Pattern[str], int]
 
+# The words that label a photo's caption or credit: photo, image, picture, credit in the languages
+# users read (Latin, Greek, Cyrillic, Arabic, Hebrew, Devanagari, Bengali, Thai, CJK scripts).
+_CREDIT = (
+    r"photos?|images?|pictures?|pic|credit|photo credit|foto(?:s|grafia|grafía|grafie|ğraf)?|fotó"
+    r"|crédito|credito|crédit(?: photo)?|imagem|imagen|immagine|bild|zdjęcie|kuva|resim|ảnh"
+    r"|φωτογραφία|φωτο|фото(?:графия)?|світлина|сурет"
+    r"|صورة|الصورة|حقوق الصورة|تصوير|تصویر|عکس|תמונה|צילום|फोटो|तस्वीर|छवि|ছবি|ภาพ"
+    r"|사진|写真|画像|图片|照片|圖片|图|圖"
+)
+
 # Single lines that are page furniture wherever they occur. Each has a length cap so that a real
 # sentence which happens to contain the phrase is never dropped.
 _LINE_RULES: list[_LineRule] = [
@@ -346,8 +356,14 @@ _LINE_RULES: list[_LineRule] = [
         "caption",
         "Photo caption or credit line, not article prose.",
         re.compile(
-            r"\((?:photo|image|picture|foto|file photo|credit)\b[^()]*\)\s*$"
-            r"|^(?:photo|image|picture)(?: credit)?\s*:\s",
+            # "(Photo: Reuters)" closing the line, a line opening with "Photo:" or "[Photo]",
+            # a caption ending in its credit (". Foto: Divulgação/LJSA"), in many languages.
+            rf"[(（](?:{_CREDIT}|file photo)\b[^()（）]*[)）]\s*$"
+            rf"|^(?:{_CREDIT})(?: credit)?\s*[:：]\s*\S"
+            rf"|^\[(?:{_CREDIT})\]"
+            rf"|[.!?。]\s+(?:{_CREDIT})\s*[:：]\s*[^.!?。]{{1,60}}$"
+            # A caption in parentheses: "（图为项目开工仪式现场。记者 王晓蕾 摄）".
+            r"|^[(（](?:图为|圖為|图片|照片)[^()（）]*[)）]$|^[(（][^()（）]*\s摄[)）]$",
             re.I,
         ),
         300,
@@ -887,6 +903,14 @@ def extract_title(text: str, path: Path) -> str:
     headline = _headline(lines)
     if headline is not None:
         return lines[headline]
+    # A page opening with a notice (cookies, a subscription offer) has no header to read: a
+    # headline-like line near the top that the page names again further down (a most-read list,
+    # the comments' heading) is its headline.
+    for i, line in enumerate(lines[:_HEADER_LINES]):
+        if _is_title_like(line) and len(_TITLE_WORD.findall(line)) >= 6 and len(_SEPARATOR.split(line)) < 3:
+            rest = "\n".join(lines[i + 1 :]).casefold()
+            if " ".join(line.split()).casefold() in rest:
+                return line
     for line in lines[:3]:
         if _is_title_like(line):
             return line
@@ -923,7 +947,14 @@ def _headline(lines: Sequence[str]) -> int | None:
         i for i, line in enumerate(header)
         if _is_title_like(line) and len(_TITLE_WORD.findall(line)) >= 6 and len(_SEPARATOR.split(line)) < 3
     ]
-    return found[-1] if len(header) > 1 and found else None
+    if len(header) <= 1 or not found:
+        return None
+    # A page names its own story again further down (the comments' heading, a list of recent or
+    # most-read stories): a line of the header found there is the headline, not a byline or a
+    # standfirst below it.
+    rest = "\n".join(lines[len(header) :]).casefold()
+    named = [i for i in found if " ".join(header[i].split()).casefold() in rest]
+    return (named or found)[-1]
 
 
 def _is_title_like(line: str) -> bool:

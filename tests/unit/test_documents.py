@@ -572,6 +572,24 @@ def test_detect_language_falls_back_to_en(monkeypatch: pytest.MonkeyPatch) -> No
             "La société a annoncé vendredi un investissement de 640 millions de dollars.",
             "Cobalt : la société mise 640 millions de dollars sur l'extension de sa mine",
         ),
+        # A byline of a headline's length below the headline: the page names its story again
+        # further down (the comments' heading), and that line is the title. Before: the byline.
+        (
+            "Notícias do Vale\nMineradora recebe outorga de água para projeto de lítio em Itinga\n"
+            "Publicado em 4 de novembro de 2025 por Redação Jornal do Vale · 6 comentários\n"
+            "A mineradora recebeu a outorga na última semana.\n\n"
+            "6 comentários em “Mineradora recebe outorga de água para projeto de lítio em Itinga”",
+            "Mineradora recebe outorga de água para projeto de lítio em Itinga",
+        ),
+        # A page opening with a cookie notice: the line a most-read list names again. Before:
+        # "We value your privacy".
+        (
+            "We value your privacy\nWe and our partners use cookies to personalise content.\n"
+            "BATTERY MATERIALS REVIEW\nKwinana manganese refinery wins A$45m grant, adds offtake\n"
+            "Redcliff has been awarded a grant.\n\nMost read\n"
+            "1. Indonesia tightens nickel ore quotas\n2. Kwinana manganese refinery wins A$45m grant, adds offtake",
+            "Kwinana manganese refinery wins A$45m grant, adds offtake",
+        ),
     ],
 )
 def test_extract_title(text: str, title: str) -> None:
@@ -821,3 +839,34 @@ def test_discover_named_hidden_file_and_dedup(corpus: Path) -> None:
 
 def test_supported_suffixes() -> None:
     assert SUPPORTED_SUFFIXES == {".txt", ".md", ".html", ".htm", ".pdf", ".docx"}
+
+
+@pytest.mark.parametrize(
+    "caption",
+    [
+        "Área onde será aberta a cava do Projeto Pedra Branca, em Itinga (MG). Foto: Divulgação/LJSA",
+        "An artist's impression of the planned refinery at Kwinana. Image: Redcliff Manganese",
+        "Фото: Дмитрий Лебедев / «Деловые вести»",
+        "[صورة] جانب من حفل توقيع الاتفاقية بمقر الوزارة بالرباط. (حقوق الصورة: مصلحة التواصل - الوزارة)",
+        "（图为项目开工仪式现场。记者 王晓蕾 摄）",
+        "Die Anlage in Zerbst (Bild: ReVolta Metals)",
+        "사진: 연합뉴스",
+    ],
+)
+def test_captions_and_credits_are_removed_in_any_language(caption: str) -> None:
+    # Before (all but the English pair): kept, chunked and quoted as an answer ("Área onde será
+    # aberta a cava…" for the mine's investment), or taken for the page's title.
+    text, removed = clean_text(f"Lithium output rose.\n{caption}\nPrices fell.")
+    assert text == "Lithium output rose.\nPrices fell." and [r.rule for r in removed] == ["caption"]
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        "Photos of the site show a new pit. The company said it would expand.",
+        "Le rapport cite une image : la mine est plus grande que prévu.",
+        "图书馆于2024年开放。",
+    ],
+)
+def test_prose_mentioning_a_photo_is_kept(prose: str) -> None:
+    assert clean_text(f"Lithium output rose.\n{prose}")[0] == f"Lithium output rose.\n{prose}"
