@@ -369,6 +369,20 @@ _LINE_RULES: list[_LineRule] = [
         300,
     ),
     (
+        "footer",
+        "Copyright line from the site's footer, not article text.",
+        re.compile(r"^(?:©|\(c\)\s*(?:19|20)\d{2}|copyright\b)", re.I),
+        400,
+    ),
+    (
+        "footer",
+        "Cookie notice from the site, not article text.",
+        re.compile(
+            r"\bcookies?\b|\bкуки\b|الكوكيز|ملفات تعريف الارتباط|クッキー|쿠키|\bçerez", re.I
+        ),
+        400,
+    ),
+    (
         "paywall",
         "Paywall / subscription prompt from the site, not article text.",
         re.compile(

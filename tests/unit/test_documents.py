@@ -870,3 +870,33 @@ def test_captions_and_credits_are_removed_in_any_language(caption: str) -> None:
 )
 def test_prose_mentioning_a_photo_is_kept(prose: str) -> None:
     assert clean_text(f"Lithium output rose.\n{prose}")[0] == f"Lithium output rose.\n{prose}"
+
+
+@pytest.mark.parametrize(
+    "footer",
+    [
+        "© 2025 وزارة الصناعة والتجارة - جميع الحقوق محفوظة",
+        "© 2025 «Деловые вести». Все права защищены. При полном или частичном использовании материалов ссылка обязательна. 18+",
+        "Copyright 2025 Battery Materials Review. All rights reserved.",
+        "Este site utiliza cookies para melhorar sua experiência. Ao continuar navegando, você concorda.  Aceitar  Saiba mais",
+        "يستعمل هذا الموقع ملفات تعريف الارتباط لتحسين تجربة التصفح. بمواصلة التصفح، فإنكم توافقون على ذلك.",
+        "Мы используем файлы cookie, чтобы сделать сайт удобнее.",
+    ],
+)
+def test_copyright_and_cookie_notices_are_removed_in_any_language(footer: str) -> None:
+    # Before: kept and chunked; a Hindi question on the ore's grade was answered with the
+    # Arabic ministry's copyright line and cookie notice.
+    text, removed = clean_text(f"Lithium output rose.\n{footer}\nPrices fell.")
+    assert text == "Lithium output rose.\nPrices fell." and [r.rule for r in removed] == ["footer"]
+
+
+def test_a_cookie_notice_above_the_site_header_no_longer_hides_the_headline() -> None:
+    raw = (
+        "We and our partners use cookies and similar technologies to personalise content.\n"
+        "Sign in   Subscribe\nCRITICAL MINERALS › MANGANESE\n"
+        "Kwinana manganese sulphate refinery wins A$45m grant, adds second Asian offtake\n"
+        "Redcliff Manganese has been awarded a A$45 million grant."
+    )
+    text, _ = clean_text(raw)
+    assert text.startswith("Kwinana manganese sulphate refinery wins")
+    assert extract_title(text, Path("/x/a.txt")).startswith("Kwinana manganese sulphate refinery wins")
