@@ -627,7 +627,7 @@ def _remove_posts(
     counted = bool(above) and owner[above[-1]] is None and bool(_COUNTED_HEADING.match(lines[above[-1]].strip()))
     # Speakers' lines in an interview ("Minister:") look the same: posts carry a date or a
     # number, or stand under a heading that counts them.
-    if not counted and sum(bool(_POST_MARK.search(lines[i].strip())) for i in headers) < 2:
+    if not counted and sum(_is_dated(lines, i) for i in headers) < 2:
         return
     if counted:
         start = above[-1]
@@ -657,6 +657,15 @@ def _remove_counted_posts(
             claim([i, *range(posts[0][0], posts[-1][-1] + 1)], "comments",
                   "Reader comments (posts under a heading that counts them).")
         return
+
+
+def _is_dated(lines: list[str], i: int) -> bool:
+    """A post header with its date or number, on its own line or on the line below it
+    ("Antônio Carlos Ferreira disse:" over "4 de novembro de 2025 às 10:12")."""
+    if _POST_MARK.search(lines[i].strip()):
+        return True
+    below = next((lines[j].strip() for j in range(i + 1, min(i + 3, len(lines))) if lines[j].strip()), "")
+    return len(below) <= 40 and bool(_POST_MARK.search(below))
 
 
 def _is_post_header(lines: list[str], i: int) -> bool:
@@ -696,7 +705,14 @@ def _remove_link_lists(
         # name other places, people and companies.
         inside = Counter(w for item in items for w in _WORD.findall(item))
         elsewhere = sum(any(counts[n] <= inside[n] for n in _names(" " + item)) for item in items)
-        if arrowed or elsewhere * 2 >= len(items):
+        # In a script without capitals, or headlines naming no one: an item most of whose words
+        # the article never uses outside the list is about another story.
+        unrelated = 0
+        for item in items:
+            words = [w for w in _WORD.findall(item) if len(w) >= 4 and not w.isdigit()]
+            if len(words) >= 3 and sum(counts[w] > inside[w] for w in words) * 3 < len(words):
+                unrelated += 1
+        if arrowed or elsewhere * 2 >= len(items) or unrelated * 2 >= len(items):
             heading = run[0] - 1
             block = run
             if heading >= 0 and owner[heading] is None and _is_short_heading(lines[heading].strip()):

@@ -900,3 +900,47 @@ def test_a_cookie_notice_above_the_site_header_no_longer_hides_the_headline() ->
     text, _ = clean_text(raw)
     assert text.startswith("Kwinana manganese sulphate refinery wins")
     assert extract_title(text, Path("/x/a.txt")).startswith("Kwinana manganese sulphate refinery wins")
+
+
+RUSSIAN_ARTICLE = (
+    "«Арктикникель» сократил выпуск никеля на 6%\n\n"
+    "Компания произвела 142,6 тыс. тонн никеля за девять месяцев. Выпуск палладия вырос на 3%.\n\n"
+    "Компания сохранила прогноз на 2025 год по выпуску никеля и палладия.\n\n"
+)
+
+
+def test_a_list_of_other_stories_is_removed_in_a_script_without_latin_names() -> None:
+    # Before: kept (no item named a capitalised Latin word the article lacks), and quoted as an
+    # answer about interest rates.
+    raw = RUSSIAN_ARTICLE + (
+        "Самое популярное\n1. ЦБ сохранил ключевую ставку: что будет с депозитами\n"
+        "2. Правительство утвердило параметры бюджета на 2026 год\n"
+        "3. Аналитики назвали акции с наибольшим потенциалом роста до конца года\n"
+    )
+    text, removed = clean_text(raw)
+    assert "ставку" not in text and "Самое популярное" not in text
+    assert [r.rule for r in removed] == ["related-news"]
+    # A list of the article's own facts stays.
+    own = RUSSIAN_ARTICLE + "Итоги\n1. Выпуск никеля снизился на 6%\n2. Выпуск палладия вырос на 3%\n"
+    assert clean_text(own)[0] == own.strip()
+
+
+def test_comments_whose_date_stands_below_the_posters_name_are_removed() -> None:
+    raw = (
+        "A mineradora recebeu a outorga. O projeto prevê a produção de 280 mil toneladas por ano.\n\n"
+        "O início das obras está previsto para janeiro de 2026. A empresa confirmou o investimento.\n\n"
+        "Segundo a empresa, os rejeitos serão empilhados a seco e a água será recirculada.\n\n"
+        "A associação pede que a captação seja suspensa sempre que a vazão do rio cair.\n\n"
+        "O prefeito defendeu o projeto e disse que a arrecadação pode chegar a R$ 38 milhões.\n\n"
+        "A LJSA afirmou que negocia contratos de venda de longo prazo com compradores na China.\n\n"
+        "Os preços do concentrado de espodumênio estão atualmente abaixo de US$ 1 mil.\n\n"
+        "6 comentários\n\n"
+        "Antônio Carlos Ferreira disse:\n4 de novembro de 2025 às 10:12\n"
+        "Trabalhei 12 anos em mina lá em Itabira. 720 vagas pra operação é pouco.\nResponder\n\n"
+        "Redação Jornal do Vale disse:\n4 de novembro de 2025 às 14:03\n"
+        "Segundo a assessoria, o concentrado será levado até o porto de Ilhéus (BA).\nResponder\n"
+    )
+    # Before: kept; the newsroom's reply (the port) answered a question the article leaves open.
+    text, removed = clean_text(raw)
+    assert "Ilhéus" not in text and "Itabira" not in text and "rejeitos" in text
+    assert "comments" in {r.rule for r in removed}
