@@ -428,8 +428,19 @@ _TEASER_HEADING = re.compile(
     r"|you (?:may|might) also (?:like|be interested in|enjoy)"
     r"|recommended(?: for you| stories| articles| reading)?|see also|trending(?: now)?"
     r"|popular (?:posts|stories)|latest (?:news|posts)|most read|don'?t miss"
-    r"|اقرأ (?:أيضا|أيضًا|أيضاً|المزيد)|(?:أخبار|مقالات|مواضيع) ذات صلة)"
-    r"\s*[:»›>→….]*$",
+    r"|اقرأ (?:أيضا|أيضًا|أيضاً|المزيد)|(?:أخبار|مقالات|مواضيع|مستجدات) ذات صلة|الأكثر (?:قراءة|مشاهدة)"
+    # The same headings in the other languages users read.
+    r"|leia (?:também|mais)|veja também|relacionad[oa]s?|mais lid[ao]s|notícias relacionadas"
+    r"|lee (?:también|más)|te puede interesar|noticias relacionadas|lo más (?:leído|visto)|más noticias"
+    r"|(?:à )?lire aussi|sur le même sujet|les plus lus|articles? (?:liés|similaires)|à la une"
+    r"|lesen sie auch|auch interessant|mehr zum thema|meistgelesen|verwandte artikel|das könnte sie auch interessieren"
+    r"|leggi anche|articoli correlati|i più letti|potrebbe interessarti"
+    r"|читайте (?:также|еще|ещё)|самое (?:популярное|читаемое)|похожие (?:новости|статьи)|новости партн[её]ров|по теме"
+    r"|baca juga|berita terkait|terpopuler|artikel terkait|ilgili haberler|en çok okunanlar|bunlar da ilginizi çekebilir"
+    r"|đọc thêm|tin liên quan|yeh bhi padhein|यह भी पढ़ें|संबंधित खबरें"
+    r"|相关(?:阅读|新闻|文章|报道)|延伸阅读|推荐阅读|热门(?:文章|新闻)|图片新闻|関連記事|あわせて読みたい|人気記事"
+    r"|관련\s?기사|많이 본 (?:뉴스|기사)|추천 기사)"
+    r"\s*[:：»›>→….]*$",
     re.I,
 )
 # A bare link label pointing at the full text of the teaser right above it.
@@ -526,6 +537,14 @@ def _remove_teaser_blocks(
             i += 1
             continue
         end = _teaser_block_end(lines, owner, i)
+        if end == _next_filled(lines, owner, i):
+            # A box inside the article ("Читайте также", "LEIA TAMBÉM"): its headlines on lines
+            # of their own, the article's prose going on right below them in the same paragraph.
+            j = end
+            while j < len(lines) and owner[j] is None and lines[j].strip() and _is_headline(lines[j].strip()):
+                j += 1
+            if (j < len(lines) and lines[j].strip() and owner[j] is None) or j - end >= 2:
+                end = j  # stopped at prose, or a list of headlines: the box's
         block = [j for j in range(i, end) if owner[j] is None]
         if _READ_MORE.match(stripped) and end == len(lines):
             previous = _teaser_before(lines, owner, i)
@@ -743,6 +762,11 @@ def _remove_blurb_runs(
             k = m
         else:
             k += 1
+
+
+def _next_filled(lines: list[str], owner: list[int | None], i: int) -> int:
+    """Index of the first unclaimed non-blank line after `i` (len(lines) if none)."""
+    return next((j for j in range(i + 1, len(lines)) if owner[j] is None and lines[j].strip()), len(lines))
 
 
 def _paragraphs(

@@ -944,3 +944,27 @@ def test_comments_whose_date_stands_below_the_posters_name_are_removed() -> None
     text, removed = clean_text(raw)
     assert "Ilhéus" not in text and "Itabira" not in text and "rejeitos" in text
     assert "comments" in {r.rule for r in removed}
+
+
+def test_a_read_also_box_inside_the_article_is_removed_in_its_own_language() -> None:
+    # Before: the heading and its headlines were kept, the prose going on below them in the same
+    # paragraph; "Цена палладия … превысила $1400 за унцию" answered a question about palladium.
+    raw = (
+        "«Арктикникель» сократил выпуск никеля на 6%. Выпуск палладия вырос на 3%.\n"
+        "Читайте также\n"
+        "Цена палладия впервые с 2023 года превысила $1400 за унцию\n"
+        "Минпромторг предложил продлить пошлины на экспорт цветных металлов\n"
+        "Основным логистическим маршрутом остается Северный морской путь.\n"
+    )
+    text, removed = clean_text(raw)
+    assert text == (
+        "«Арктикникель» сократил выпуск никеля на 6%. Выпуск палладия вырос на 3%.\n"
+        "Основным логистическим маршрутом остается Северный морской путь."
+    )
+    assert [r.rule for r in removed] == ["related-news"]
+
+
+@pytest.mark.parametrize("heading", ["LEIA TAMBÉM", "相关阅读：", "Lesen Sie auch", "Baca juga", "関連記事", "مستجدات ذات صلة"])
+def test_related_story_headings_in_many_languages(heading: str) -> None:
+    raw = f"Lithium output rose sharply.\n\n{heading}\nGraphite prices slide in Asia\nCopper miners strike in Peru\n\nPrices fell."
+    assert clean_text(raw)[0] == "Lithium output rose sharply.\n\nPrices fell."
