@@ -172,10 +172,18 @@ _NUMBER_QUESTION = re.compile(
     r"|cât(?:e|i|ă)?|cat(?:e|i|ă)|c[aâ]nd|[iî]n ce an"
     r"|bao nhi[eê]u|khi n[aà]o|n[aă]m n[aà]o|mấy"
     r"|कितन[ेाी]|कब|किस वर्ष|किस साल"
-    r"|كم|متى|في أي عام|في أي سنة|ما عدد|ما نسبة|ما هو عدد|ما هي نسبة|ما كمية|ما مقدار)\b",
+    r"|كم|متى|في أي عام|في أي سنة|ما عدد|ما نسبة|ما هو عدد|ما هي نسبة|ما كمية|ما مقدار"
+    # More of the languages users ask in: Indonesian and Malay, Tagalog, Swahili, Turkish, Dutch,
+    # the Nordic languages, Czech, Hungarian, Finnish, Ukrainian, Persian, Urdu, Hebrew, Bengali.
+    r"|berapa|kapan|bilakah|ilan|magkano|kailan|ngapi|ne kadar|hoeveel|wanneer"
+    r"|hur (?:många|mycket)|hvor (?:mange|meget|mye)|kolik[aeo]?|kdy|hány|mennyi|mikor"
+    r"|kuinka (?:monta|paljon)|paljonko|milloin|скільки|коли|چند|چقدر|کتن[ےیا]|کب|כמה|מתי|কত|কখন)\b",
     re.IGNORECASE,
 )
-_NUMBER_QUESTION_NOSPACE = re.compile(r"多少|几|什么时候|哪一年|何时|何年|いつ|何年|いくら|몇|언제|กี่|เมื่อไร|เมื่อใด|ปีใด")
+_NUMBER_QUESTION_NOSPACE = re.compile(
+    r"多少|几|什么时候|哪一年|何时|何年|いつ|何年|いくら|どのくらい|どれくらい|どれだけ|どれほど|몇|얼마|언제"
+    r"|กี่|เมื่อไร|เมื่อใด|ปีใด"
+)
 # Number words (English and the other XQuAD languages' commonest), counted as figures.
 _NUMBER_WORDS = frozenset(
     """one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen
@@ -361,7 +369,8 @@ _TIME_QUESTION = re.compile(
     r"|qu[eé] (?:a[nñ]os?|fechas?|siglos?)|en qu[eé] a[nñ]os?|en quelles? ann[ée]es?"
     r"|quel(?:le)?s? (?:ann[ée]es?|dates?|si[eè]cles?)|in welchem jahr|welche[sm]? (?:jahr|jahrhundert)"
     r"|wie (?:lange|oft)|em que ano|que ano|in che anno|quale anno|в каком году|какой год"
-    r"|hangi y[ıi]l|ποιο έτος|[iî]n ce an|n[aă]m n[aà]o|किस वर्ष|किस साल|في أي عام|في أي سنة)\b"
+    r"|hangi y[ıi]l|ποιο έτος|[iî]n ce an|n[aă]m n[aà]o|किस वर्ष|किस साल|في أي عام|في أي سنة"
+    r"|kapan|bilakah|kailan|wanneer|kdy|mikor|milloin|коли|کب|מתי|কখন)\b"
     r"|什么时候|哪一年|何时|何年|いつ|언제|เมื่อไร|เมื่อใด|ปีใด",
     re.IGNORECASE,
 )
