@@ -135,12 +135,18 @@ def test_unrelated_question_is_declined_without_calling_the_model(llm_env: Any) 
 
 
 def test_arabic_question_gets_an_arabic_prompt_and_answer(llm_env: Any) -> None:
-    reply = "وافقت الولايات المتحدة على منجم ليثيوم جديد في رايولايت ريدج [1]."
-    llm_env.set_responder(lambda req: reply)
+    def reply_citing_rhyolite_ridge(request: dict[str, Any]) -> str:
+        # Cites the source that says it, wherever retrieval ranked it, as a model would.
+        prompt = request["messages"][-1]["content"]
+        n = re.search(r'<source n="(\d+)"[^>]*>[^<]*Rhyolite Ridge', prompt).group(1)
+        return f"وافقت الولايات المتحدة على منجم ليثيوم جديد في رايولايت ريدج [{n}]."
+
+    llm_env.set_responder(reply_citing_rhyolite_ridge)
     answer = Assistant().ask(ARABIC_QUESTION)
     assert answer.answered
-    assert answer.text == reply
-    assert [c.n for c in answer.citations] == [1]
+    assert answer.text == "وافقت الولايات المتحدة على منجم ليثيوم جديد في رايولايت ريدج [1]."
+    assert [c.n for c in answer.citations] == [1]  # renumbered in the order of the answer
+    assert any("Rhyolite Ridge" in h.text for h in answer.context)
     request = chat_requests(llm_env)[0]
     assert "(Arabic)" in request["messages"][0]["content"]
     assert "Answer in Arabic" in request["messages"][-1]["content"]
