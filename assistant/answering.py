@@ -120,6 +120,12 @@ class Candidate:
     names: float = 0.0  # the question's names it writes in another script or spelling (`transliteration`)
     antecedent: Candidate | None = None
     heading: bool = False
+    # For a question asking for an amount, a share, a year or a date: whether the sentence
+    # states one (None when the question asks for none of them).
+    typed: bool | None = None
+    # The sentence after this one in its chunk, when this one lacks the asked type and that one
+    # states it (a news lead over its figure: "PT HML shipped its first MHP. 12,000 tonnes left…").
+    completion: Candidate | None = None
 
 
 def _is_title(sentence: Sentence, hit: Hit) -> bool:
@@ -158,6 +164,8 @@ class ExtractiveAnswerer:
     CHUNK_WEIGHT = 0.5
     SENTENCE_WEIGHT = 1.0
     SENTENCE_SCALE = 0.045  # cosine units per point of score
+    # A best sentence lacking the asked type is answered with the next one that states it.
+    COMPLETE_TYPE = True
     KEYWORD_WEIGHT = 0.7
     # Score points per unit of word alignment (`alignment`) for sentences in another language
     # than the question's, where words cannot be compared as they are.
@@ -317,6 +325,27 @@ class ExtractiveAnswerer:
         # one (`evidence.answer_type_missing`).
         kind = asked_type(question) if self.TYPE_WEIGHT else None
         typed = [self.TYPE_WEIGHT if kind and states_type(kind, text) else 0.0 for text in contexts]
+        if kind:
+            for c, bonus in zip(cands, typed):
+                c.typed = bonus > 0
+            # The next sentence of the document, in this chunk or the next one retrieved.
+            starts = sorted((c.sentence.path, c.sentence.start, i) for i, c in enumerate(cands))
+            following: dict[int, Candidate] = {}
+            for (path, _start, i), (path2, start2, j) in zip(starts, starts[1:]):
+                end = cands[i].sentence.end
+                if path2 == path and 0 <= start2 - end <= 3:
+                    following[i] = cands[j]
+            for i, c in enumerate(cands):
+                after = following.get(i)
+                if (
+                    self.COMPLETE_TYPE
+                    and not c.typed
+                    and after is not None
+                    and after.typed
+                    and not after.heading
+                    and after.antecedent in (None, c)
+                ):
+                    c.completion = after
         own: list[float] = []
         for c, bonus in zip(cands, typed):
             own.append(
@@ -361,6 +390,8 @@ class ExtractiveAnswerer:
         order = sorted(cands, key=lambda c: -c.score)
         first = order[0]
         chosen: list[Candidate] = [first] if first.antecedent is None else [first.antecedent, first]
+        if first.completion is not None:
+            chosen.append(first.completion)  # the figure the question asks for, right after it
         # The budget counts answering sentences: an antecedent only completes the one after it
         # ("He is also the oldest quarterback…" needs the sentence naming him).
         budget = self.settings.extractive_sentences

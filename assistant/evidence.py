@@ -626,6 +626,8 @@ def assess(
         answer_text = best.sentence.text
         if best.antecedent is not None:
             answer_text = best.antecedent.sentence.text + " " + answer_text
+        if best.completion is not None:
+            answer_text += " " + best.completion.sentence.text
     in_answer = set(tokenize(answer_text))
     answer_coverage = sum(weights[t] for t in tokens if t in in_answer) / total
     scored = [t for t in words if idf.get(t) is not None]

@@ -351,7 +351,11 @@ def test_llm_markers_are_renumbered_in_order_of_first_use() -> None:
     "question",
     ["How many gigafactories?", "When did it open?", "¿Cuántas fábricas?", "Combien d'usines ?",
      "Wie viele Fabriken?", "كم عدد المصانع؟", "Сколько заводов?", "有多少工厂？",
-     "In what years did prices fall?", "¿En qué años cayeron los precios?", "ما كمية الليثيوم المنتجة؟"],
+     "In what years did prices fall?", "¿En qué años cayeron los precios?", "ما كمية الليثيوم المنتجة؟",
+     # Before: not recognised (Indonesian, Korean, Japanese, Turkish, Dutch, Swedish, Hungarian).
+     "Berapa volume MHP yang diangkut?", "Kapan pabrik mencapai produksi penuh?",
+     "공장 투자 총액은 얼마인가?", "工場の生産能力はどのくらいか。", "Tesis ne kadar lityum üretecek?",
+     "Hoeveel ton grafiet?", "Hur många arbetare?", "Hány munkást?"],
 )
 def test_questions_asking_for_a_number_are_recognised_in_many_languages(question: str) -> None:
     assert asks_for_number(question)
@@ -881,3 +885,24 @@ def test_a_misspelt_name_counts_as_the_passage_word_before_after() -> None:
     respelt_cands = a.candidates(q, [two], split_hits([two]), sims, spelling={"bedigo": "bendigo"})
     assert plain[0].coverage == plain[1].coverage
     assert respelt_cands[1].coverage > respelt_cands[0].coverage
+
+
+def test_a_lead_sentence_lacking_the_asked_figure_is_answered_with_the_next_sentence_stating_it() -> None:
+    # A news lead names everything the question names; its figure is in the sentence after it,
+    # the first of the next chunk. Before: the lead was the best sentence, stated no amount, and
+    # the question was declined ("the question asks for an amount and the best sentence states none").
+    q = "Berapa volume MHP yang diangkut dalam pengapalan perdana dari smelter HML?"
+    lead = "PT HML resmi melakukan pengapalan perdana produk MHP dari smelter di Weda."
+    figure = "Sebanyak 12.000 ton diberangkatkan dari dermaga pada Sabtu."
+    first = hit(lead, lang="id", path="/id.txt", start=0)
+    second = hit(figure, lang="id", score=0.9, path="/id.txt", start=len(lead) + 1)
+    hits = [first, second]
+    a = answerer()
+    cands = a.candidates(q, hits, split_hits(hits), np.array([0.86, 0.74]))
+    picked = a.pick(cands)
+    assert [c.sentence.text for c in picked] == [lead, figure]
+    assert assess(q, hits, cands, {}, 10, "id").missing_answer_type == ""
+    a.COMPLETE_TYPE = False
+    cands = a.candidates(q, hits, split_hits(hits), np.array([0.86, 0.74]))
+    assert [c.sentence.text for c in a.pick(cands)] == [lead]
+    assert assess(q, hits, cands, {}, 10, "id").missing_answer_type == "an amount"
