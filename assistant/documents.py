@@ -362,6 +362,8 @@ _LINE_RULES: list[_LineRule] = [
             rf"|^(?:{_CREDIT})(?: credit)?\s*[:：]\s*\S"
             rf"|^\[(?:{_CREDIT})\]"
             rf"|[.!?。]\s+(?:{_CREDIT})\s*[:：]\s*[^.!?。]{{1,60}}$"
+            # "[사진=대성에너지머티리얼즈]", "(Photo=Yonhap)" closing the line.
+            rf"|[\[(（]\s*(?:{_CREDIT})\s*[=:：][^\[\]()（）]{{1,60}}[\])）]\s*$"
             # A caption in parentheses: "（图为项目开工仪式现场。记者 王晓蕾 摄）".
             r"|^[(（](?:图为|圖為|图片|照片)[^()（）]*[)）]$|^[(（][^()（）]*\s摄[)）]$",
             re.I,
@@ -448,13 +450,24 @@ _READ_MORE = re.compile(
     r"^(?:read more|continue reading|read the full (?:story|article)|full story)\s*[»›>→….]*$",
     re.I,
 )
+# "Comments" in the other languages users read.
+_COMMENT_WORDS = (
+    r"coment[aá]rios?|commentaires?|kommentare?|kommentarer|commenti|reacties|komentar(?:ze)?"
+    r"|комментари[йиея]в?|коментар[іi]|yorumlar?|bình luận|टिप्पणियाँ|टिप्पणियां|تعليقات|תגובות"
+    r"|댓글|コメント|评论|評論|留言"
+)
 # A heading that starts the reader-comment section; comments always run to the end of the page.
 _COMMENTS_HEADING = re.compile(
     r"^(?:(?:\d+|no|one|two|three|four|five|six|seven|eight|nine|ten)\s+"
     r"(?:responses?|comments?|replies|reply|thoughts)(?:\s+(?:to|on)\b.*)?"
+    # "6 comentários em “…”", "12 Kommentare zu …": a count of the comments in another language.
+    rf"|\d{{1,4}}\s+(?:{_COMMENT_WORDS})(?:\s+\S.*)?"
     r"|leave a (?:reply|comment)(?: cancel reply)?|post a comment|add a comment"
     r"|join the (?:discussion|conversation)|(?:reader )?comments?"
+    rf"|(?:{_COMMENT_WORDS})"
     r"|التعليقات|أضف تعليق(?:ا|اً)?|اترك تعليق(?:ا|اً)?)"
+    # "COMMENTS (3)   Sort by: Top | Newest"
+    r"(?:\s*[(（]\d{1,4}[)）](?:\s{2,}.*)?)?"
     r"\s*:?$",
     re.I,
 )
@@ -577,7 +590,8 @@ _POST_MARK = re.compile(r"\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b|\b\d{4}-\d{2}-\d{2
 _COUNTED_HEADING = re.compile(r"^\w[\w\s'’-]{0,40}\(\d{1,4}\)$")
 # A list item: an arrow, a bullet or a number before a line.
 _ARROW = re.compile(r"^[→»›►▶▸➔➜⟶⇒]\s*\S")
-_BULLET = re.compile(r"^(?:[•*–-]|\d{1,2}[.)])\s+\S")
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]+")  # kana and CJK ideographs
+_BULLET = re.compile(r"^(?:[•*–-]|\d{1,2}[.)])\s+\S|^\d{1,2}\s?(?:位|위)\s*\S")  # "3位　…": a ranking
 
 
 def _remove_site_header(
@@ -706,6 +720,8 @@ def _remove_link_lists(
     # How often each word occurs in the article's lines: a list item's name is the article's when
     # it also occurs outside the list.
     counts = Counter(w for line, who in zip(lines, owner, strict=True) if who is None for w in _WORD.findall(line))
+    lists = {k for k, line in enumerate(lines) if _BULLET.match(line.strip()) or _ARROW.match(line.strip())}
+    prose = "\n".join(line for k, (line, who) in enumerate(zip(lines, owner, strict=True)) if who is None and k not in lists)
     i = 0
     while i < len(lines):
         run = []
@@ -731,6 +747,11 @@ def _remove_link_lists(
             words = [w for w in _WORD.findall(item) if len(w) >= 4 and not w.isdigit()]
             if len(words) >= 3 and sum(counts[w] > inside[w] for w in words) * 3 < len(words):
                 unrelated += 1
+            elif _UNSPACED.search(item):
+                # Chinese and Japanese write no spaces: the item's pairs of characters instead.
+                pairs = {item[k : k + 2] for k in range(len(item) - 1) if _UNSPACED.fullmatch(item[k : k + 2])}
+                if len(pairs) >= 6 and sum(pair in prose for pair in pairs) * 3 < len(pairs):
+                    unrelated += 1
         if arrowed or elsewhere * 2 >= len(items) or unrelated * 2 >= len(items):
             heading = run[0] - 1
             block = run
@@ -991,6 +1012,13 @@ def extract_title(text: str, path: Path) -> str:
 
 
 _HEADER_LINES = 15
+# A full date, which a byline or a dateline carries and a headline hardly ever does: "4 de
+# novembro de 2025", "30 октября 2025", "14 أكتوبر 2025", "October 14, 2025", "14/10/2025".
+_DATELINE = re.compile(
+    r"\b\d{1,2}(?:\.|º|er)?\s+(?:de\s+)?[^\W\d_]{3,}\.?,?\s+(?:de\s+)?(?:19|20)\d{2}\b"
+    r"|\b[^\W\d_]{3,}\.?\s+\d{1,2},\s+(?:19|20)\d{2}\b"
+    r"|\b\d{1,2}[./-]\d{1,2}[./-](?:19|20)?\d{2}\b|\b(?:19|20)\d{2}-\d{2}-\d{2}\b"
+)
 # The weather in the site's header: "14°C San Fernando del Valle de Catamarca".
 _WEATHER = re.compile(r"^-?\d{1,3}(?:[.,]\d)?\s?°\s?[CF]?\b")
 # A line under a label of one or two words: "Flash info : …", "Eilmeldung: …", "Breaking: …".
@@ -1012,6 +1040,7 @@ def _headline(lines: Sequence[str]) -> int | None:
     found = [
         i for i, line in enumerate(header)
         if _is_title_like(line) and len(_TITLE_WORD.findall(line)) >= 6 and len(_SEPARATOR.split(line)) < 3
+        and not _DATELINE.search(line)
     ]
     if len(header) <= 1 or not found:
         return None

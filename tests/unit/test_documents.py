@@ -968,3 +968,32 @@ def test_a_read_also_box_inside_the_article_is_removed_in_its_own_language() -> 
 def test_related_story_headings_in_many_languages(heading: str) -> None:
     raw = f"Lithium output rose sharply.\n\n{heading}\nGraphite prices slide in Asia\nCopper miners strike in Peru\n\nPrices fell."
     assert clean_text(raw)[0] == "Lithium output rose sharply.\n\nPrices fell."
+
+
+@pytest.mark.parametrize(
+    "heading",
+    ["COMMENTS (3)   Sort by: Top | Newest", "6 comentários em “Mineradora recebe outorga”", "Kommentare (12)",
+     "Yorumlar", "댓글 (4)", "コメント", "Комментарии"],
+)
+def test_a_comment_section_heading_in_any_language_ends_the_article(heading: str) -> None:
+    # Before: the posts under these headings were kept; a reader's "DFC's board signed off on the
+    # loan at its 22 May meeting" answered a question the article leaves open.
+    raw = (f"Lithium output rose.\n\nPrices fell.\n\n{heading}\n\n"
+           "Tom Fairley · 4 June 2025 at 14:22\nThe board signed off on the loan in May.\nReply")
+    text, removed = clean_text(raw)
+    assert text == "Lithium output rose.\n\nPrices fell." and removed[-1].rule == "comments"
+
+
+def test_a_ranking_of_other_stories_in_japanese_is_removed_and_a_bracketed_credit_too() -> None:
+    article = (
+        "大手商社の丸紀商事は、タンザニアで産出する天然黒鉛を年間3万トン調達する長期契約を結んだ。"
+        "電池用の負極材を秋田県能代市の新工場で生産する。\n\n"
+    )
+    raw = article + (
+        "アクセスランキング\n1位　半導体装置の受注、過去最高の1兆2000億円\n"
+        "2位　大手電機、国内2工場を閉鎖へ　1500人配置転換\n3位　銅地金の国内価格、初の1トン170万円台\n"
+    )
+    # Before: kept (no Latin capitals, no spaces), and "銅地金の国内価格…" answered a copper question.
+    assert clean_text(raw)[0] == article.strip()
+    caption = "▲ 21일 새만금에서 열린 착공식에서 참석자들이 시삽을 하고 있다. [사진=대성에너지머티리얼즈]"
+    assert clean_text(f"Lithium output rose.\n{caption}\nPrices fell.")[0] == "Lithium output rose.\nPrices fell."
