@@ -17,20 +17,22 @@ PAGES = Path(__file__).resolve().parents[1] / "data" / "unseen_pages"
 PAGES2 = PAGES.parent / "unseen_pages2"
 
 
+def ingested(tmp_path_factory: pytest.TempPathFactory, folder: Path) -> Assistant:
+    """A store holding every page of `folder`, each ingested without a skip."""
+    assistant = Assistant(Settings(data_dir=tmp_path_factory.mktemp(folder.name), collection=folder.name))
+    report = assistant.ingest([folder])
+    assert report.added == len(list(folder.glob("*.txt"))) and report.skipped == 0, report
+    return assistant
+
+
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
-    assistant = Assistant(Settings(data_dir=tmp_path_factory.mktemp("pages"), collection="pages"))
-    report = assistant.ingest([PAGES])
-    assert report.added == 4 and report.skipped == 0, report
-    return assistant
+    return ingested(tmp_path_factory, PAGES)
 
 
 @pytest.fixture(scope="module")
 def pages2(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
-    assistant = Assistant(Settings(data_dir=tmp_path_factory.mktemp("pages2"), collection="pages2"))
-    report = assistant.ingest([PAGES2])
-    assert report.added == 5 and report.skipped == 0, report
-    return assistant
+    return ingested(tmp_path_factory, PAGES2)
 
 
 def questions(folder: Path = PAGES) -> list[dict]:
