@@ -123,8 +123,9 @@ class Candidate:
     # For a question asking for an amount, a share, a year or a date: whether the sentence
     # states one (None when the question asks for none of them).
     typed: bool | None = None
-    # The sentence after this one in its chunk, when this one lacks the asked type and that one
-    # states it (a news lead over its figure: "PT HML shipped its first MHP. 12,000 tonnes left…").
+    # The document's next sentence (in this chunk or the next one retrieved), when this one lacks
+    # the asked type and that one states it (a news lead over its figure: "PT HML shipped its
+    # first MHP. 12,000 tonnes left…").
     completion: Candidate | None = None
 
 

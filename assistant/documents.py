@@ -994,7 +994,7 @@ def extract_title(text: str, path: Path) -> str:
     # headline-like line near the top that the page names again further down (a most-read list,
     # the comments' heading) is its headline.
     for i, line in enumerate(lines[:_HEADER_LINES]):
-        if _is_title_like(line) and len(_TITLE_WORD.findall(line)) >= 6 and len(_SEPARATOR.split(line)) < 3:
+        if _is_headline_like(line):
             rest = "\n".join(lines[i + 1 :]).casefold()
             if " ".join(line.split()).casefold() in rest:
                 return line
@@ -1039,8 +1039,7 @@ def _headline(lines: Sequence[str]) -> int | None:
         header.append(line)
     found = [
         i for i, line in enumerate(header)
-        if _is_title_like(line) and len(_TITLE_WORD.findall(line)) >= 6 and len(_SEPARATOR.split(line)) < 3
-        and not _DATELINE.search(line)
+        if _is_headline_like(line) and not _DATELINE.search(line)
     ]
     if len(header) <= 1 or not found:
         return None
@@ -1050,6 +1049,11 @@ def _headline(lines: Sequence[str]) -> int | None:
     rest = "\n".join(lines[len(header) :]).casefold()
     named = [i for i in found if " ".join(header[i].split()).casefold() in rest]
     return (named or found)[-1]
+
+
+def _is_headline_like(line: str) -> bool:
+    """A line of a headline's length: title-like, six words or more, no separators."""
+    return _is_title_like(line) and len(_TITLE_WORD.findall(line)) >= 6 and len(_SEPARATOR.split(line)) < 3
 
 
 def _is_title_like(line: str) -> bool:

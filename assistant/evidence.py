@@ -173,9 +173,10 @@ _NUMBER_QUESTION = re.compile(
     r"|bao nhi[eê]u|khi n[aà]o|n[aă]m n[aà]o|mấy"
     r"|कितन[ेाी]|कब|किस वर्ष|किस साल"
     r"|كم|متى|في أي عام|في أي سنة|ما عدد|ما نسبة|ما هو عدد|ما هي نسبة|ما كمية|ما مقدار"
-    # More of the languages users ask in: Indonesian and Malay, Tagalog, Swahili, Turkish, Dutch,
-    # the Nordic languages, Czech, Hungarian, Finnish, Ukrainian, Persian, Urdu, Hebrew, Bengali.
-    r"|berapa|kapan|bilakah|ilan|magkano|kailan|ngapi|ne kadar|hoeveel|wanneer"
+    # More of the languages users ask in: Indonesian and Malay, Tagalog (not "ilan", a Turkish
+    # word too), Swahili, Turkish, Dutch, the Nordic languages, Czech, Hungarian, Finnish,
+    # Ukrainian, Persian, Urdu, Hebrew, Bengali.
+    r"|berapa|kapan|bilakah|magkano|kailan|ngapi|ne kadar|hoeveel|wanneer"
     r"|hur (?:många|mycket)|hvor (?:mange|meget|mye)|kolik[aeo]?|kdy|hány|mennyi|mikor"
     r"|kuinka (?:monta|paljon)|paljonko|milloin|скільки|коли|چند|چقدر|کتن[ےیا]|کب|כמה|מתי|কত|কখন)\b",
     re.IGNORECASE,
