@@ -120,9 +120,6 @@ class Candidate:
     names: float = 0.0  # the question's names it writes in another script or spelling (`transliteration`)
     antecedent: Candidate | None = None
     heading: bool = False
-    # For a question asking for an amount, a share, a year or a date: whether the sentence
-    # states one (None when the question asks for none of them).
-    typed: bool | None = None
     # The document's next sentence (in this chunk or the next one retrieved), when this one lacks
     # the asked type and that one states it (a news lead over its figure: "PT HML shipped its
     # first MHP. 12,000 tonnes left…").
@@ -326,23 +323,16 @@ class ExtractiveAnswerer:
         # one (`evidence.answer_type_missing`).
         kind = asked_type(question) if self.TYPE_WEIGHT else None
         typed = [self.TYPE_WEIGHT if kind and states_type(kind, text) else 0.0 for text in contexts]
-        if kind:
-            for c, bonus in zip(cands, typed):
-                c.typed = bonus > 0
+        if kind and self.COMPLETE_TYPE:
             # The next sentence of the document, in this chunk or the next one retrieved.
             starts = sorted((c.sentence.path, c.sentence.start, i) for i, c in enumerate(cands))
-            following: dict[int, Candidate] = {}
             for (path, _start, i), (path2, start2, j) in zip(starts, starts[1:]):
-                end = cands[i].sentence.end
-                if path2 == path and 0 <= start2 - end <= 3:
-                    following[i] = cands[j]
-            for i, c in enumerate(cands):
-                after = following.get(i)
+                c, after = cands[i], cands[j]
                 if (
-                    self.COMPLETE_TYPE
-                    and not c.typed
-                    and after is not None
-                    and after.typed
+                    path2 == path
+                    and 0 <= start2 - c.sentence.end <= 3
+                    and not typed[i]
+                    and typed[j]
                     and not after.heading
                     and after.antecedent in (None, c)
                 ):

@@ -697,8 +697,13 @@ def _is_dated(lines: list[str], i: int) -> bool:
     ("Antônio Carlos Ferreira disse:" over "4 de novembro de 2025 às 10:12")."""
     if _POST_MARK.search(lines[i].strip()):
         return True
-    below = next((lines[j].strip() for j in range(i + 1, min(i + 3, len(lines))) if lines[j].strip()), "")
+    below = _line_below(lines, i).strip()
     return len(below) <= 40 and bool(_POST_MARK.search(below))
+
+
+def _line_below(lines: list[str], i: int) -> str:
+    """The first non-blank of the two lines below line `i` ("" if both are blank)."""
+    return next((lines[j] for j in range(i + 1, min(i + 3, len(lines))) if lines[j].strip()), "")
 
 
 def _is_post_header(lines: list[str], i: int) -> bool:
@@ -707,7 +712,7 @@ def _is_post_header(lines: list[str], i: int) -> bool:
     stripped = lines[i].strip()
     if not stripped.endswith(":") or len(stripped) > 80 or len(stripped.split()) > 9:
         return False
-    body = next((lines[j] for j in range(i + 1, min(i + 3, len(lines))) if lines[j].strip()), "")
+    body = _line_below(lines, i)
     # The post follows, as prose: a sentence, not a list of items.
     return bool(body) and (len(body.strip()) >= 20 or bool(_SENTENCE_END.search(body.strip())))
 
@@ -993,11 +998,13 @@ def extract_title(text: str, path: Path) -> str:
     # A page opening with a notice (cookies, a subscription offer) has no header to read: a
     # headline-like line near the top that the page names again further down (a most-read list,
     # the comments' heading) is its headline.
-    for i, line in enumerate(lines[:_HEADER_LINES]):
-        if _is_headline_like(line):
-            rest = "\n".join(lines[i + 1 :]).casefold()
-            if " ".join(line.split()).casefold() in rest:
-                return line
+    folded = [line.casefold() for line in lines]
+    joined = "\n".join(folded)
+    start = 0
+    for line, low in zip(lines[:_HEADER_LINES], folded):
+        start += len(low) + 1  # where the lines after this one begin in `joined`
+        if _is_headline_like(line) and joined.find(" ".join(low.split()), start) >= 0:
+            return line
     for line in lines[:3]:
         if _is_title_like(line):
             return line

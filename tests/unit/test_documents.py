@@ -842,22 +842,31 @@ def test_supported_suffixes() -> None:
 
 
 @pytest.mark.parametrize(
-    "caption",
+    ("line", "rule"),
     [
-        "Área onde será aberta a cava do Projeto Pedra Branca, em Itinga (MG). Foto: Divulgação/LJSA",
-        "An artist's impression of the planned refinery at Kwinana. Image: Redcliff Manganese",
-        "Фото: Дмитрий Лебедев / «Деловые вести»",
-        "[صورة] جانب من حفل توقيع الاتفاقية بمقر الوزارة بالرباط. (حقوق الصورة: مصلحة التواصل - الوزارة)",
-        "（图为项目开工仪式现场。记者 王晓蕾 摄）",
-        "Die Anlage in Zerbst (Bild: ReVolta Metals)",
-        "사진: 연합뉴스",
+        # Captions and credits. Before (all but the English pair): kept, chunked and quoted as
+        # an answer ("Área onde será aberta a cava…" for the mine's investment), or taken for
+        # the page's title.
+        ("Área onde será aberta a cava do Projeto Pedra Branca, em Itinga (MG). Foto: Divulgação/LJSA", "caption"),
+        ("An artist's impression of the planned refinery at Kwinana. Image: Redcliff Manganese", "caption"),
+        ("Фото: Дмитрий Лебедев / «Деловые вести»", "caption"),
+        ("[صورة] جانب من حفل توقيع الاتفاقية بمقر الوزارة بالرباط. (حقوق الصورة: مصلحة التواصل - الوزارة)", "caption"),
+        ("（图为项目开工仪式现场。记者 王晓蕾 摄）", "caption"),
+        ("Die Anlage in Zerbst (Bild: ReVolta Metals)", "caption"),
+        ("사진: 연합뉴스", "caption"),
+        # Copyright lines and cookie notices. Before: kept and chunked; a Hindi question on the
+        # ore's grade was answered with the Arabic ministry's copyright line and cookie notice.
+        ("© 2025 وزارة الصناعة والتجارة - جميع الحقوق محفوظة", "footer"),
+        ("© 2025 «Деловые вести». Все права защищены. При полном или частичном использовании материалов ссылка обязательна. 18+", "footer"),
+        ("Copyright 2025 Battery Materials Review. All rights reserved.", "footer"),
+        ("Este site utiliza cookies para melhorar sua experiência. Ao continuar navegando, você concorda.  Aceitar  Saiba mais", "footer"),
+        ("يستعمل هذا الموقع ملفات تعريف الارتباط لتحسين تجربة التصفح. بمواصلة التصفح، فإنكم توافقون على ذلك.", "footer"),
+        ("Мы используем файлы cookie, чтобы сделать сайт удобнее.", "footer"),
     ],
 )
-def test_captions_and_credits_are_removed_in_any_language(caption: str) -> None:
-    # Before (all but the English pair): kept, chunked and quoted as an answer ("Área onde será
-    # aberta a cava…" for the mine's investment), or taken for the page's title.
-    text, removed = clean_text(f"Lithium output rose.\n{caption}\nPrices fell.")
-    assert text == "Lithium output rose.\nPrices fell." and [r.rule for r in removed] == ["caption"]
+def test_captions_credits_copyright_and_cookie_lines_are_removed_in_any_language(line: str, rule: str) -> None:
+    text, removed = clean_text(f"Lithium output rose.\n{line}\nPrices fell.")
+    assert text == "Lithium output rose.\nPrices fell." and [r.rule for r in removed] == [rule]
 
 
 @pytest.mark.parametrize(
@@ -870,24 +879,6 @@ def test_captions_and_credits_are_removed_in_any_language(caption: str) -> None:
 )
 def test_prose_mentioning_a_photo_is_kept(prose: str) -> None:
     assert clean_text(f"Lithium output rose.\n{prose}")[0] == f"Lithium output rose.\n{prose}"
-
-
-@pytest.mark.parametrize(
-    "footer",
-    [
-        "© 2025 وزارة الصناعة والتجارة - جميع الحقوق محفوظة",
-        "© 2025 «Деловые вести». Все права защищены. При полном или частичном использовании материалов ссылка обязательна. 18+",
-        "Copyright 2025 Battery Materials Review. All rights reserved.",
-        "Este site utiliza cookies para melhorar sua experiência. Ao continuar navegando, você concorda.  Aceitar  Saiba mais",
-        "يستعمل هذا الموقع ملفات تعريف الارتباط لتحسين تجربة التصفح. بمواصلة التصفح، فإنكم توافقون على ذلك.",
-        "Мы используем файлы cookie, чтобы сделать сайт удобнее.",
-    ],
-)
-def test_copyright_and_cookie_notices_are_removed_in_any_language(footer: str) -> None:
-    # Before: kept and chunked; a Hindi question on the ore's grade was answered with the
-    # Arabic ministry's copyright line and cookie notice.
-    text, removed = clean_text(f"Lithium output rose.\n{footer}\nPrices fell.")
-    assert text == "Lithium output rose.\nPrices fell." and [r.rule for r in removed] == ["footer"]
 
 
 def test_a_cookie_notice_above_the_site_header_no_longer_hides_the_headline() -> None:
